@@ -1,0 +1,3 @@
+from transformers.contract import AgentFn
+
+AGENTS: dict[str, AgentFn] = {}

@@ -1,0 +1,197 @@
+"""The agent contract: what every analysis agent receives and returns.
+
+An agent is a pure function ``run(frame, params, ctx) -> AgentResult``. The pipeline times it,
+catches its exceptions (a crash becomes ``status=failed``), carries data-changing agents'
+output frames forward, and never re-parses text between agents.
+
+This module imports polars only for type checking, so the gateway can import the registry
+(which imports the parameter models, not this engine) without the data stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from transformers.errors import InvalidParametersError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Stable row identity, added when a file is parsed (0-based position in the input file) and
+#: kept by every agent, so that row-level findings and change logs point at the real input row.
+ROW_ID = "__row_id__"
+
+
+class AgentStatus(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+@dataclass
+class Alert:
+    id: str
+    severity: str
+    category: str
+    message: str
+    affected_fields_count: int = 0
+    recommendation: str = ""
+
+
+@dataclass
+class Issue:
+    id: str
+    field: str | None
+    issue_type: str
+    severity: str
+    message: str
+
+
+@dataclass
+class Recommendation:
+    id: str
+    priority: str  # high | medium | low
+    text: str
+    effort: str = "medium"  # low | medium | high
+
+
+@dataclass
+class SummaryItem:
+    title: str
+    value: str | int | float
+    status: str  # good | warning | critical | info
+
+
+@dataclass
+class RowIssue:
+    row_id: int
+    column: str | None
+    issue_type: str
+    severity: str
+    value: Any
+    message: str
+
+
+class ChangeKind(StrEnum):
+    CELL = "cell"  # a cell's value changed
+    ROW_REMOVED = "row_removed"  # e.g. a duplicate dropped, a row with nulls dropped
+    ROW_QUARANTINED = "row_quarantined"
+    COLUMN_RENAMED = "column_renamed"
+    COLUMN_REMOVED = "column_removed"
+    COLUMN_TYPE = "column_type"  # a column's type converted (cell changes listed separately)
+
+
+@dataclass
+class Change:
+    """One entry of the change log. ``before``/``after`` hold the raw values (never nulled)."""
+
+    kind: ChangeKind
+    agent_id: str
+    rule: str
+    row_id: int | None = None
+    column: str | None = None
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+
+
+@dataclass
+class OutputFile:
+    """A file an agent or the report writer produced in the local work directory.
+
+    The pipeline uploads it to ``tenants/{t}/tasks/{id}/outputs/{name}``.
+    """
+
+    name: str
+    path: Path | None  # None once uploaded (e.g. when a run resumes from a checkpoint)
+    kind: str  # report | data | changes | quarantine | issues | golden | xref | stewardship | lineage
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class AgentResult:
+    agent_id: str
+    status: AgentStatus = AgentStatus.SUCCESS
+    duration_ms: int = 0
+    summary_metrics: dict[str, float | int] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    recommendations: list[Recommendation] = field(default_factory=list)
+    executive_summary: list[SummaryItem] = field(default_factory=list)
+    row_level_issues: list[RowIssue] = field(default_factory=list)
+    #: Data-changing agents return the new frame (keeping ``__row_id__`` and row order).
+    frame: pl.DataFrame | None = None
+    changes: list[Change] = field(default_factory=list)
+    outputs: list[OutputFile] = field(default_factory=list)
+    #: Column renames this agent applied: {old name: new name}. Carried forward by the pipeline.
+    renames: dict[str, str] = field(default_factory=dict)
+    #: Set for failed/skipped agents: a user-facing reason.
+    error_code: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class InputInfo:
+    role: str
+    filename: str
+    format: str  # csv | tsv | xlsx | json | jsonl | parquet
+    encoding: str | None = None
+    rows: int = 0
+    columns: int = 0
+    skipped_lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class AgentContext:
+    """What an agent may know beyond its frame and parameters."""
+
+    task_id: str
+    tenant_id: str
+    tool_id: str
+    agent_id: str
+    #: Parsed input frames by file role, as loaded (``primary`` before any agent changed it).
+    frames: dict[str, pl.DataFrame]
+    inputs: dict[str, InputInfo]
+    #: Local scratch directory for output files; removed after upload.
+    work_dir: Path
+    #: Results of the agents that already ran in this task, by agent id, in order.
+    results: dict[str, AgentResult] = field(default_factory=dict)
+    #: Original column name -> current name, after every rename so far.
+    column_aliases: dict[str, str] = field(default_factory=dict)
+    #: Parsed auxiliary documents by role (e.g. the ``contract`` file as a dict).
+    documents: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, column: str, frame: pl.DataFrame) -> str:
+        """Map a column named in parameters (original or current name) to its current name.
+
+        Raises InvalidParametersError naming the column when it no longer exists (removed by an
+        earlier agent, or never there), so the user sees which parameter is wrong.
+        """
+        current = self.column_aliases.get(column, column)
+        if current in frame.columns:
+            return current
+        if column in frame.columns:
+            return column
+        raise InvalidParametersError(
+            f"{self.agent_id}: column '{column}' is not in the data"
+            + (f" (renamed to '{current}', which is gone)" if current != column else ""),
+            details={"agent_id": self.agent_id, "column": column},
+        )
+
+
+AgentFn = Callable[["pl.DataFrame", BaseModel, AgentContext], AgentResult]

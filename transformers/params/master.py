@@ -1,0 +1,69 @@
+"""Parameter models of the master-my-data agents."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from transformers.params.base import AgentParams
+
+
+class KeyIdentifierParams(AgentParams):
+    uniqueness_threshold: float = Field(0.95, gt=0, le=1)
+    max_composite_size: int = Field(3, ge=1, le=5)
+
+
+class ContractEnforcerParams(AgentParams):
+    derive_if_missing: bool = True
+    drop_unknown_columns: bool = False
+
+
+class SemanticMapperParams(AgentParams):
+    name_similarity_threshold: float = Field(80, ge=0, le=100)
+    standardize_values: bool = True
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="Explicit column -> canonical name overrides."
+    )
+
+
+class GoldenRecordBuilderParams(AgentParams):
+    match_columns: list[str] | None = Field(
+        None, description="Columns compared for matching (None = detected identity columns)."
+    )
+    blocking_keys: list[list[str]] | None = Field(
+        None, description="Blocking passes, each a list of key expressions (None = automatic)."
+    )
+    match_threshold: float = Field(0.85, gt=0, le=1)
+    scoring: Literal["weighted", "fellegi_sunter"] = "fellegi_sunter"
+    survivorship_default: str = "most_complete"
+
+
+class SurvivorshipResolverParams(AgentParams):
+    default_rule: Literal[
+        "most_recent",
+        "source_priority",
+        "most_complete",
+        "most_frequent",
+        "longest",
+        "min",
+        "max",
+        "validated",
+    ] = "most_complete"
+    rules: dict[str, str] = Field(default_factory=dict)
+    timestamp_column: str | None = None
+    source_column: str | None = None
+    source_priority: list[str] = Field(default_factory=list)
+
+
+class StewardshipFlaggerParams(AgentParams):
+    low_confidence_threshold: float = Field(0.7, ge=0, le=1)
+    required_fields: list[str] = Field(default_factory=list)
+
+
+class LineageTracerParams(AgentParams):
+    include_values: bool = False
+
+
+class MasterWritebackParams(AgentParams):
+    output_format: Literal["same", "csv", "parquet"] = "same"

@@ -1,0 +1,364 @@
+"""The transformer pipeline: the seven steps every tool shares.
+
+1. load the input files from storage      2. convert each to a typed frame (parsed once)
+3. resolve parameters over the defaults   4. check billing (hook)
+5. run the agents in order, with progress, checkpoints and cancellation between agents
+6. build the report                       7. upload the outputs
+
+It knows nothing about the database or the queue: the worker passes ``PipelineHooks`` that
+persist progress, capture credits and answer "was this task cancelled?". Tests pass their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from opentelemetry import trace
+
+from transformers.agents import load_agent
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    AgentResult,
+    AgentStatus,
+    InputInfo,
+    OutputFile,
+)
+from transformers.errors import InvalidParametersError
+from transformers.io import ReadOptions, read_document, read_table
+from transformers.registry import ToolSpec, get_tool
+from transformers.report import build_report, write_report_outputs
+from transformers.serialization import result_from_dict, result_to_dict
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("agensium.pipeline")
+
+# Progress budget: loading and parsing take the first 10%, agents 10..90, report/upload the rest.
+PROGRESS_LOADED = 10
+PROGRESS_AGENTS_END = 90
+PROGRESS_REPORT = 95
+
+
+class Storage(Protocol):
+    def download_file(self, key: str, dest: Path) -> None: ...
+    def upload_file(self, path: Path, key: str, content_type: str | None = None) -> int: ...
+
+
+@dataclass
+class InputRef:
+    role: str
+    key: str
+    filename: str
+
+
+@dataclass
+class PipelineJob:
+    task_id: str
+    tenant_id: str
+    tool_id: str
+    agents: list[str]
+    parameters: dict[str, dict[str, Any]]
+    inputs: list[InputRef]
+    read_options: ReadOptions = field(default_factory=ReadOptions)
+    #: ``tenants/{t}/tasks/{id}/`` — outputs go under ``outputs/``, checkpoints under ``work/``.
+    key_prefix: str = ""
+
+
+@dataclass
+class ResumeState:
+    """What a previous attempt finished: results by agent id and the frame after the last one."""
+
+    results: dict[str, AgentResult] = field(default_factory=dict)
+    frame_path: Path | None = None
+    column_aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AgentCheckpoint:
+    """Handed to the hook when an agent finishes; keys point at what was already uploaded."""
+
+    result_key: str
+    frame_key: str | None
+    column_aliases: dict[str, str]
+
+
+class PipelineHooks(Protocol):
+    def step(self, name: str, progress: int) -> None: ...
+    def agent_started(self, agent_id: str, index: int, total: int, progress: int) -> None: ...
+    def agent_finished(self, result: AgentResult, checkpoint: AgentCheckpoint) -> None: ...
+    def resume_state(self, storage: Storage, work_dir: Path) -> ResumeState: ...
+    def cancelled(self) -> bool: ...
+    def check_billing(self, agents: list[str]) -> None: ...
+
+
+class Cancelled(Exception):
+    """Raised between agents when the task was cancelled; partial results stay recorded."""
+
+
+@dataclass
+class PipelineOutcome:
+    status: str  # COMPLETED | COMPLETED_WITH_ERRORS
+    report: dict[str, Any]
+    outputs: list[dict[str, Any]]  # {name, kind, key, size}
+    rows_processed: int
+
+
+def run_pipeline(job: PipelineJob, storage: Storage, hooks: PipelineHooks) -> PipelineOutcome:
+    tool = get_tool(job.tool_id)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"agensium-{job.task_id[:8]}-"))
+    try:
+        return _run(job, tool, storage, hooks, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _span(name: str, job: PipelineJob, **attrs: Any) -> Any:
+    base = {"tenant_id": job.tenant_id, "task_id": job.task_id, "tool_id": job.tool_id}
+    return tracer.start_as_current_span(name, attributes={**base, **attrs})
+
+
+def _run(
+    job: PipelineJob, tool: ToolSpec, storage: Storage, hooks: PipelineHooks, work_dir: Path
+) -> PipelineOutcome:
+    started = time.perf_counter()
+    timings: dict[str, int] = {}
+
+    # 1 + 2. Load and parse every input once.
+    with _span("pipeline.load", job):
+        hooks.step("loading", 2)
+        frames, infos, documents = _load_inputs(job, tool, storage, work_dir)
+    timings["load_ms"] = _ms(started)
+    hooks.step("loaded", PROGRESS_LOADED)
+
+    # 3. Parameters over each agent's defaults (validated again: the worker trusts nothing).
+    with _span("pipeline.parameters", job):
+        params = {a: _agent_params(tool, a, job.parameters.get(a, {})) for a in job.agents}
+
+    # 4. Billing.
+    with _span("pipeline.billing_check", job):
+        hooks.check_billing(job.agents)
+
+    # 5. Agents.
+    resume = hooks.resume_state(storage, work_dir)
+    results: dict[str, AgentResult] = dict(resume.results)
+    aliases: dict[str, str] = dict(resume.column_aliases)
+    current = frames["primary"]
+    if resume.frame_path is not None:
+        import polars as pl
+
+        current = pl.read_parquet(resume.frame_path)
+
+    agents_started = time.perf_counter()
+    total = len(job.agents)
+    for index, agent_id in enumerate(job.agents):
+        if agent_id in results:
+            continue
+        if hooks.cancelled():
+            raise Cancelled(job.task_id)
+        spec = tool.agent(agent_id)
+        progress = PROGRESS_LOADED + int((PROGRESS_AGENTS_END - PROGRESS_LOADED) * index / total)
+        hooks.agent_started(agent_id, index, total, progress)
+        ctx = AgentContext(
+            task_id=job.task_id,
+            tenant_id=job.tenant_id,
+            tool_id=job.tool_id,
+            agent_id=agent_id,
+            frames=frames,
+            inputs=infos,
+            work_dir=work_dir / agent_id,
+            results=results,
+            column_aliases=aliases,
+            documents=documents,
+        )
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        input_frame = current if tool.chained else frames["primary"]
+        with _span(
+            f"agent {agent_id}", job, agent_id=agent_id, rows=int(input_frame.height)
+        ) as span:
+            missing = [r for r in spec.requires_roles if r not in frames and r not in documents]
+            if missing:
+                result = AgentResult(
+                    agent_id=agent_id,
+                    status=AgentStatus.SKIPPED,
+                    error_code="MISSING_FILE",
+                    error=f"Skipped: needs the {', '.join(missing)} file",
+                )
+            else:
+                result = _execute(agent_id, input_frame, params[agent_id], ctx)
+            span.set_attribute("agent.status", str(result.status))
+        if result.status == AgentStatus.SUCCESS and result.frame is not None:
+            _check_frame(agent_id, result)
+            if tool.chained:
+                current = result.frame
+        for old, new in result.renames.items():
+            for original, now in list(aliases.items()):
+                if now == old:
+                    aliases[original] = new
+            aliases.setdefault(old, new)
+        checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
+        results[agent_id] = result
+        hooks.agent_finished(result, checkpoint)
+        result.frame = None  # the checkpoint holds it; free memory
+    timings["agents_ms"] = _ms(agents_started)
+
+    # 6. Report.
+    hooks.step("report", PROGRESS_REPORT)
+    with _span("pipeline.report", job):
+        ordered = [results[a] for a in job.agents if a in results]
+        report = build_report(
+            task_id=job.task_id,
+            tool=tool,
+            results=ordered,
+            inputs=infos,
+            timings={**timings, "total_ms": _ms(started)},
+        )
+        final_frame = current if tool.chained else None
+        files = write_report_outputs(report, ordered, work_dir / "report", final_frame)
+
+    # 7. Upload.
+    with _span("pipeline.upload", job):
+        uploaded = [_upload(job, storage, f) for f in files]
+        uploaded += [
+            {"name": o.name, "kind": o.kind, "key": _output_key(job, o.name), "size": None}
+            for r in ordered
+            for o in r.outputs
+        ]
+    failed = any(r.status == AgentStatus.FAILED for r in ordered)
+    return PipelineOutcome(
+        status="COMPLETED_WITH_ERRORS" if failed else "COMPLETED",
+        report=report,
+        outputs=uploaded,
+        rows_processed=int(frames["primary"].height),
+    )
+
+
+def _load_inputs(
+    job: PipelineJob, tool: ToolSpec, storage: Storage, work_dir: Path
+) -> tuple[dict[str, Any], dict[str, InputInfo], dict[str, Any]]:
+    frames: dict[str, Any] = {}
+    infos: dict[str, InputInfo] = {}
+    documents: dict[str, Any] = {}
+    inputs_dir = work_dir / "inputs"
+    inputs_dir.mkdir()
+    for ref in job.inputs:
+        role = tool.role(ref.role)
+        local = inputs_dir / f"{ref.role}"
+        storage.download_file(ref.key, local)
+        if role is not None and not role.tabular:
+            documents[ref.role] = read_document(local, filename=ref.filename)
+            continue
+        loaded = read_table(local, filename=ref.filename, role=ref.role, options=job.read_options)
+        frames[ref.role] = loaded.frame
+        infos[ref.role] = loaded.info
+        local.unlink(missing_ok=True)
+    return frames, infos, documents
+
+
+def _agent_params(tool: ToolSpec, agent_id: str, given: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return tool.agent(agent_id).params.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidParametersError(
+            f"parameters.{agent_id}: {exc.errors()[0]['msg']}",
+            details={"agent_id": agent_id},
+        ) from None
+
+
+def _execute(agent_id: str, frame: Any, params: Any, ctx: AgentContext) -> AgentResult:
+    """Run one agent; an exception inside it fails that agent, not the task."""
+    from core.errors import AppError
+
+    fn: Callable[..., AgentResult] = load_agent(agent_id)
+    t0 = time.perf_counter()
+    try:
+        result = fn(frame, params, ctx)
+    except AppError as exc:
+        result = AgentResult(
+            agent_id=agent_id, status=AgentStatus.FAILED, error_code=exc.code, error=exc.message
+        )
+    except Exception as exc:
+        log.exception("agent.crashed agent_id=%s task_id=%s", agent_id, ctx.task_id)
+        result = AgentResult(
+            agent_id=agent_id,
+            status=AgentStatus.FAILED,
+            error_code="AGENT_ERROR",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    result.agent_id = agent_id
+    result.duration_ms = _ms(t0)
+    return result
+
+
+def _check_frame(agent_id: str, result: AgentResult) -> None:
+    frame = result.frame
+    if frame is not None and ROW_ID not in frame.columns:
+        raise RuntimeError(f"agent {agent_id} dropped the {ROW_ID} column")
+
+
+def _checkpoint(
+    job: PipelineJob,
+    storage: Storage,
+    work_dir: Path,
+    result: AgentResult,
+    frame: Any,
+    tool: ToolSpec,
+    aliases: dict[str, str],
+) -> AgentCheckpoint:
+    """Upload the agent's own output files, its full result and (chained tools) the frame."""
+    for out in result.outputs:
+        if out.path is not None:
+            storage.upload_file(out.path, _output_key(job, out.name), out.content_type)
+    base = f"{job.key_prefix}work/{result.agent_id}"
+    result_path = work_dir / f"{result.agent_id}.result.json"
+    result_path.write_text(
+        json.dumps({"result": result_to_dict(result), "column_aliases": aliases})
+    )
+    storage.upload_file(result_path, f"{base}.result.json", "application/json")
+    result_path.unlink()
+    frame_key = None
+    if tool.chained and result.status == AgentStatus.SUCCESS and result.frame is not None:
+        frame_path = work_dir / f"{result.agent_id}.parquet"
+        frame.write_parquet(frame_path)
+        frame_key = f"{base}.parquet"
+        storage.upload_file(frame_path, frame_key, "application/vnd.apache.parquet")
+        frame_path.unlink()
+    return AgentCheckpoint(f"{base}.result.json", frame_key, dict(aliases))
+
+
+def load_checkpoint(
+    storage: Storage, result_key: str, frame_key: str | None, work_dir: Path
+) -> tuple[AgentResult, Path | None, dict[str, str]]:
+    """Read back what ``_checkpoint`` stored (used by the worker's ``resume_state``)."""
+    local = work_dir / Path(result_key).name
+    storage.download_file(result_key, local)
+    payload = json.loads(local.read_text())
+    frame_path = None
+    if frame_key:
+        frame_path = work_dir / Path(frame_key).name
+        storage.download_file(frame_key, frame_path)
+    return result_from_dict(payload["result"]), frame_path, payload.get("column_aliases", {})
+
+
+def _output_key(job: PipelineJob, name: str) -> str:
+    return f"{job.key_prefix}outputs/{name}"
+
+
+def _upload(job: PipelineJob, storage: Storage, f: OutputFile) -> dict[str, Any]:
+    assert f.path is not None
+    key = _output_key(job, f.name)
+    size = storage.upload_file(f.path, key, f.content_type)
+    return {"name": f.name, "kind": f.kind, "key": key, "size": size}
+
+
+def _ms(t0: float) -> int:
+    return int((time.perf_counter() - t0) * 1000)
