@@ -34,9 +34,31 @@ class GoldenRecordBuilderParams(AgentParams):
     blocking_keys: list[list[str]] | None = Field(
         None, description="Blocking passes, each a list of key expressions (None = automatic)."
     )
-    match_threshold: float = Field(0.85, gt=0, le=1)
+    match_threshold: float = Field(
+        0.85, gt=0, le=1, description="Posterior match probability (or weighted score) to merge."
+    )
     scoring: Literal["weighted", "fellegi_sunter"] = "fellegi_sunter"
     survivorship_default: str = "most_complete"
+    sorted_neighbourhood: list[list[str]] | None = Field(
+        None, description="Sorted-neighbourhood passes, each a list of sort columns (None = auto)."
+    )
+    window_size: int = Field(5, ge=2, le=50, description="Sorted-neighbourhood window.")
+    max_block_size: int = Field(
+        300, ge=2, le=10_000, description="Larger blocks are windowed, not compared all-pairs."
+    )
+    comparators: dict[
+        str,
+        Literal["name", "address", "email", "phone", "identifier", "date", "numeric", "category"],
+    ] = Field(default_factory=dict, description="Column -> comparator kind overrides.")
+    field_weights: dict[str, float] = Field(
+        default_factory=dict, description="Column weights for scoring='weighted' (default 1)."
+    )
+    min_fields_compared: int = Field(
+        2, ge=1, description="Fields present on both sides needed before a pair may match."
+    )
+    u_sample_pairs: int = Field(200_000, ge=1_000, le=5_000_000)
+    em_max_iterations: int = Field(100, ge=1, le=1_000)
+    random_seed: int = 42
 
 
 class SurvivorshipResolverParams(AgentParams):

@@ -1,0 +1,188 @@
+"""Blocking: candidate pairs from several passes, so the comparison count stays near-linear.
+
+A pass is a list of key expressions concatenated into one blocking key; rows sharing a key
+are compared. Expressions: ``column``, ``metaphone(column)``, ``soundex(column)``,
+``nysiis(column)``, ``first(column, n)``, ``last(column, n)``, ``year(column)``,
+``digits(column)``. A row whose key has a missing part is not blocked by that pass (missing
+never agrees with missing). A block larger than ``max_block_size`` is not compared all-pairs:
+it falls back to a sorted-neighbourhood window inside the block, which bounds the pairs per
+row. Sorted-neighbourhood passes sort all rows by a key and compare each row with the next
+``window - 1`` rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import jellyfish
+import numpy as np
+import polars as pl
+
+from transformers.errors import InvalidParametersError
+
+FUNCTIONS = ("exact", "metaphone", "soundex", "nysiis", "first", "last", "year", "digits")
+_EXPR_RE = re.compile(r"^\s*(?:(\w+)\s*\(\s*([^,()]+?)\s*(?:,\s*(\d+)\s*)?\)|([^()]+?))\s*$")
+
+
+@dataclass(frozen=True)
+class KeyExpr:
+    fn: str
+    column: str
+    arg: int | None = None
+
+    def __str__(self) -> str:
+        if self.fn == "exact":
+            return self.column
+        return f"{self.fn}({self.column}{', ' + str(self.arg) if self.arg else ''})"
+
+
+def parse_key(text: str) -> KeyExpr:
+    m = _EXPR_RE.match(text)
+    if not m:
+        raise InvalidParametersError(f"golden-record-builder: bad blocking key '{text}'")
+    if m.group(4) is not None:
+        return KeyExpr("exact", m.group(4).strip())
+    fn = m.group(1).lower()
+    if fn not in FUNCTIONS:
+        raise InvalidParametersError(
+            f"golden-record-builder: unknown blocking function '{fn}' in '{text}'",
+            details={"functions": list(FUNCTIONS)},
+        )
+    arg = int(m.group(3)) if m.group(3) else None
+    if fn in ("first", "last") and arg is None:
+        arg = 1
+    return KeyExpr(fn, m.group(2).strip(), arg)
+
+
+def _phonetic(series: pl.Series, fn: str) -> pl.Series:
+    algo = {"metaphone": jellyfish.metaphone, "soundex": jellyfish.soundex}.get(
+        fn, jellyfish.nysiis
+    )
+    uniques = series.drop_nulls().unique()
+    codes = [algo(v) if v else None for v in uniques.to_list()]
+    mapping = pl.DataFrame(
+        {"v": uniques, "code": pl.Series(codes, dtype=pl.String)},
+    )
+    out = pl.DataFrame({"v": series}).join(mapping, on="v", how="left", maintain_order="left")
+    return out["code"]
+
+
+def key_series(text: pl.Series, key: KeyExpr) -> pl.Series:
+    """One key expression over a column already in comparable text form."""
+    s = text.cast(pl.String)
+    if key.fn == "exact":
+        out = s
+    elif key.fn in ("metaphone", "soundex", "nysiis"):
+        letters = pl.select(s.str.replace_all(r"[^\p{L}]", "")).to_series()
+        out = _phonetic(letters, key.fn)
+    elif key.fn == "first":
+        out = s.str.slice(0, key.arg or 1)
+    elif key.fn == "last":
+        out = s.str.slice(-(key.arg or 1))
+    elif key.fn == "year":
+        out = s.str.replace_all(r"\D", "").str.slice(0, 4)
+    else:  # digits
+        out = s.str.replace_all(r"\D", "")
+    return pl.select(pl.when(out == "").then(None).otherwise(out)).to_series()
+
+
+def _window_pairs(idx: np.ndarray, group: np.ndarray | None, window: int) -> list[np.ndarray]:
+    pairs: list[np.ndarray] = []
+    for w in range(1, max(window, 2)):
+        if idx.size <= w:
+            break
+        a, b = idx[:-w], idx[w:]
+        if group is not None:
+            keep = group[:-w] == group[w:]
+            a, b = a[keep], b[keep]
+        pairs.append(np.stack([a, b], axis=1))
+    return pairs
+
+
+def block_pairs(
+    key: pl.Series, max_block_size: int, window: int, tiebreak: pl.Series | None = None
+) -> np.ndarray:
+    """Pairs (k x 2, uint32 row positions) of rows sharing a non-missing key."""
+    n = key.len()
+    df = pl.DataFrame({"idx": np.arange(n, dtype=np.uint32), "key": key})
+    if tiebreak is not None:
+        df = df.with_columns(tiebreak.alias("tb"))
+    df = df.filter(pl.col("key").is_not_null())
+    df = df.with_columns(pl.len().over("key").alias("size")).filter(pl.col("size") > 1)
+    small = df.filter(pl.col("size") <= max_block_size).select("idx", "key")
+    joined = small.join(small, on="key", suffix="_r").filter(pl.col("idx") < pl.col("idx_r"))
+    parts = [joined.select("idx", "idx_r").to_numpy().astype(np.uint32)]
+    big = df.filter(pl.col("size") > max_block_size)
+    if big.height:
+        order = ["key", "tb"] if tiebreak is not None else ["key"]
+        big = big.sort(order, nulls_last=True)
+        gid = big["key"].rank("dense").to_numpy()
+        parts += _window_pairs(big["idx"].to_numpy(), gid, window)
+    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint32)
+
+
+def sorted_neighbourhood(sort_key: pl.Series, window: int) -> np.ndarray:
+    n = sort_key.len()
+    df = pl.DataFrame({"idx": np.arange(n, dtype=np.uint32), "key": sort_key})
+    df = df.filter(pl.col("key").is_not_null()).sort("key")
+    parts = _window_pairs(df["idx"].to_numpy(), None, window)
+    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint32)
+
+
+@dataclass
+class BlockingResult:
+    left: np.ndarray
+    right: np.ndarray
+    per_pass: dict[str, int] = field(default_factory=dict)
+
+
+def unique_pairs(parts: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Union of pair sets, each pair once with left < right."""
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    allp = np.concatenate(parts).astype(np.int64)
+    lo = np.minimum(allp[:, 0], allp[:, 1])
+    hi = np.maximum(allp[:, 0], allp[:, 1])
+    keep = lo != hi
+    code = np.unique(lo[keep] * n + hi[keep])
+    return code // n, code % n
+
+
+def candidate_pairs(
+    texts: dict[str, pl.Series],
+    passes: list[list[KeyExpr]],
+    sn_keys: list[list[str]],
+    window: int,
+    max_block_size: int,
+    n: int,
+) -> BlockingResult:
+    """Run every blocking and sorted-neighbourhood pass and return the union of their pairs."""
+    parts: list[np.ndarray] = []
+    per_pass: dict[str, int] = {}
+    tiebreak = _concat([texts[c] for c in texts]) if texts else None
+    for keys in passes:
+        series = [key_series(texts[k.column], k) for k in keys]
+        key = _concat(series, strict=True)
+        pairs = block_pairs(key, max_block_size, window, tiebreak)
+        per_pass[" + ".join(str(k) for k in keys)] = int(pairs.shape[0])
+        parts.append(pairs)
+    for cols in sn_keys:
+        key = _concat([texts[c] for c in cols])
+        pairs = sorted_neighbourhood(key, window)
+        per_pass["sorted_neighbourhood(" + ", ".join(cols) + ")"] = int(pairs.shape[0])
+        parts.append(pairs)
+    left, right = unique_pairs(parts, n)
+    return BlockingResult(left, right, per_pass)
+
+
+def _concat(series: list[pl.Series], strict: bool = False) -> pl.Series:
+    """Join key parts with a separator; strict: missing if any part is missing."""
+    frame = pl.DataFrame({f"k{i}": s.cast(pl.String) for i, s in enumerate(series)})
+    cols = [pl.col(c) for c in frame.columns]
+    if strict:
+        expr = pl.concat_str(cols, separator="|")
+    else:
+        expr = pl.concat_str([c.fill_null("") for c in cols], separator=" ").str.strip_chars()
+        expr = pl.when(expr == "").then(None).otherwise(expr)
+    return frame.select(expr.alias("key")).to_series()
