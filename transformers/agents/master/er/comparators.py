@@ -116,11 +116,11 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
         return out
     null = (left.is_null() | right.is_null()).to_numpy()
     if spec.kind == "numeric":
-        a = left.to_numpy().astype(np.float64)
-        b = right.to_numpy().astype(np.float64)
+        x = left.to_numpy().astype(np.float64)
+        y = right.to_numpy().astype(np.float64)
         with np.errstate(invalid="ignore"):
-            diff = np.abs(a - b)
-            scale = np.maximum(np.abs(a), np.abs(b))
+            diff = np.abs(x - y)
+            scale = np.maximum(np.abs(x), np.abs(y))
             out[diff <= 0.01 * scale] = 1
             out[diff == 0] = 2
         out[null] = -1

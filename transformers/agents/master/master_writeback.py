@@ -1,0 +1,139 @@
+"""master-writeback-agent: writes the mastered outputs and hands on the clean golden frame.
+
+Files (``OutputFile`` in ``ctx.work_dir``): ``golden_records.<input format>`` (or
+``output_format``) plus ``golden_records.csv``, ``cross_reference.csv`` (source row id ->
+golden id), ``stewardship_queue.csv`` (every task), ``lineage.csv`` (every golden field).
+The returned frame is the golden records without the internal lineage columns, so the task's
+final data file is clean.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from transformers.agents.master._common import (
+    CLUSTER_ID,
+    MEMBERS,
+    SOURCE_COUNT,
+    TRUST_SCORE,
+    ensure_golden,
+    public_golden,
+)
+from transformers.agents.master.lineage_tracer import lineage_table
+from transformers.agents.master.stewardship_flagger import tasks
+from transformers.contract import ROW_ID, AgentContext, AgentResult, OutputFile, SummaryItem
+from transformers.params.master import MasterWritebackParams, StewardshipFlaggerParams
+
+AGENT_ID = "master-writeback-agent"
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "parquet": "application/vnd.apache.parquet",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
+    try:  # the shared writer, when the io package provides it
+        from transformers.io import write_table  # type: ignore[attr-defined]
+
+        write_table(frame, path, fmt)
+        return
+    except (ImportError, AttributeError, TypeError, NotImplementedError):
+        pass
+    flat = frame.with_columns(
+        [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_nested()]
+    )
+    if fmt == "parquet":
+        frame.write_parquet(path)
+    elif fmt == "tsv":
+        flat.write_csv(path, separator="\t")
+    elif fmt == "json":
+        flat.write_json(path)
+    elif fmt == "jsonl":
+        flat.write_ndjson(path)
+    elif fmt == "xlsx":
+        flat.write_excel(path)
+    else:
+        flat.write_csv(path)
+
+
+def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+    p: MasterWritebackParams = params
+    golden, rules = ensure_golden(frame, ctx)
+    info = ctx.inputs.get("primary")
+    fmt = (info.format if info else "csv") if p.output_format == "same" else p.output_format
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    outputs: list[OutputFile] = []
+
+    def emit(df: pl.DataFrame, name: str, kind: str, f: str = "csv") -> None:
+        path = ctx.work_dir / name
+        _write(df, path, f)
+        outputs.append(
+            OutputFile(name, path, kind, CONTENT_TYPES.get(f, "application/octet-stream"))
+        )
+
+    clean = public_golden(golden)
+    user = clean.drop(ROW_ID).rename({CLUSTER_ID: "golden_id"})
+    emit(user, f"golden_records.{fmt}", "golden", fmt)
+    if fmt != "csv":
+        emit(user, "golden_records.csv", "golden")
+    xref = (
+        golden.select(
+            pl.col(MEMBERS).alias("source_row_id"),
+            pl.col(CLUSTER_ID).alias("golden_id"),
+            pl.col(SOURCE_COUNT),
+            pl.col(TRUST_SCORE),
+        )
+        .explode("source_row_id")
+        .sort("source_row_id")
+    )
+    emit(xref, "cross_reference.csv", "xref")
+    flagged = ctx.results.get("stewardship-flagger")
+    queue = (
+        flagged.row_level_issues
+        if flagged is not None
+        else tasks(frame, StewardshipFlaggerParams(), ctx)
+    )
+    qdf = pl.DataFrame(
+        {
+            "golden_id": [t.row_id for t in queue],
+            "field": [t.column for t in queue],
+            "task_type": [t.issue_type for t in queue],
+            "severity": [t.severity for t in queue],
+            "value": [None if t.value is None else str(t.value) for t in queue],
+            "message": [t.message for t in queue],
+        },
+        schema={
+            "golden_id": pl.Int64,
+            "field": pl.String,
+            "task_type": pl.String,
+            "severity": pl.String,
+            "value": pl.String,
+            "message": pl.String,
+        },
+    )
+    emit(qdf, "stewardship_queue.csv", "stewardship")
+    lineage = ctx.results.get("lineage-tracer")
+    include = bool(lineage.data.get("include_values")) if lineage is not None else False
+    lin = lineage_table(golden, rules, include)
+    emit(lin, "lineage.csv", "lineage")
+    return AgentResult(
+        agent_id=AGENT_ID,
+        summary_metrics={
+            "golden_records": golden.height,
+            "cross_reference_rows": xref.height,
+            "stewardship_tasks": qdf.height,
+            "lineage_rows": lin.height,
+            "files": len(outputs),
+        },
+        data={"files": [o.name for o in outputs], "format": fmt},
+        executive_summary=[SummaryItem("Golden records written", golden.height, "good")],
+        frame=clean,
+        outputs=outputs,
+    )
