@@ -1,0 +1,431 @@
+"""Helpers shared by the clean-my-data agents.
+
+Change logs are built vectorised: an agent computes its new column (or the rows it drops), the
+helpers diff it against the old one in polars and only the real differences are materialised as
+``contract.Change`` objects. A cell counts as changed when its *canonical text* differs, i.e. the
+value cast to text (``Int64 42`` and ``"42"`` are the same cell; ``"1,234"`` -> ``1234`` is a
+change). ``ChangeList`` keeps the same log as a polars frame so that the writeback can write a
+million-line ``change_log.csv`` without walking Python objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from typing import Any
+
+import polars as pl
+
+from transformers.contract import ROW_ID, AgentContext, Change, ChangeKind, RowIssue
+from transformers.params.clean import DEFAULT_NULL_PLACEHOLDERS
+
+__all__ = [
+    "CHANGE_SCHEMA",
+    "ROW_ID",
+    "ChangeBuilder",
+    "ChangeList",
+    "as_text",
+    "change_frame",
+    "data_columns",
+    "detect_day_first",
+    "is_email_like",
+    "is_id_like",
+    "is_year_like",
+    "missing_mask",
+    "parse_bool",
+    "parse_dates",
+    "parse_numbers",
+    "resolve_all",
+    "row_issues",
+    "text_columns",
+]
+
+CHANGE_SCHEMA: dict[str, Any] = {
+    "agent_id": pl.String,
+    "kind": pl.String,
+    "rule": pl.String,
+    "row_id": pl.Int64,
+    "column": pl.String,
+    "before": pl.String,
+    "after": pl.String,
+    "reason": pl.String,
+}
+
+
+class ChangeList(list[Change]):
+    """A plain list of ``Change`` that also carries the same entries as a polars frame."""
+
+    frame: pl.DataFrame | None = None
+
+
+def as_text(s: pl.Series) -> pl.Series:
+    """The canonical text of each value (what a CSV writer prints); null stays null."""
+    if s.dtype == pl.String:
+        return s
+    if s.dtype.is_nested() or s.dtype == pl.Object:
+        return s.map_elements(lambda v: None if v is None else str(v), return_dtype=pl.String)
+    return s.cast(pl.String)
+
+
+def _broadcast(value: str | pl.Series, mask: pl.Series) -> list[Any]:
+    if isinstance(value, pl.Series):
+        return value.filter(mask).to_list()
+    return list(repeat(value, int(mask.sum())))
+
+
+class ChangeBuilder:
+    """Collects one agent's changes; ``build()`` returns the ``ChangeList``."""
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.objects: list[Change] = []
+        self.parts: list[pl.DataFrame] = []
+
+    def cells(
+        self,
+        row_ids: pl.Series,
+        column: str,
+        before: pl.Series,
+        after: pl.Series,
+        rule: str | pl.Series,
+        reason: str | pl.Series = "",
+        mask: pl.Series | None = None,
+    ) -> int:
+        """Log every cell whose canonical text differs between ``before`` and ``after``."""
+        bt, at = as_text(before), as_text(after)
+        diff = bt.ne_missing(at)
+        if mask is not None:
+            diff = diff & mask
+        n = int(diff.sum())
+        if n == 0:
+            return 0
+        rids = row_ids.filter(diff)
+        rules = _broadcast(rule, diff)
+        reasons = _broadcast(reason, diff)
+        self.objects.extend(
+            map(
+                Change,
+                repeat(ChangeKind.CELL, n),
+                repeat(self.agent_id, n),
+                rules,
+                rids.to_list(),
+                repeat(column, n),
+                before.filter(diff).to_list(),
+                after.filter(diff).to_list(),
+                reasons,
+            )
+        )
+        self.parts.append(
+            pl.DataFrame(
+                {
+                    "agent_id": [self.agent_id] * n,
+                    "kind": [ChangeKind.CELL.value] * n,
+                    "rule": rules,
+                    "row_id": rids.cast(pl.Int64),
+                    "column": [column] * n,
+                    "before": bt.filter(diff),
+                    "after": at.filter(diff),
+                    "reason": reasons,
+                },
+                schema=CHANGE_SCHEMA,
+            )
+        )
+        return n
+
+    def rows(
+        self,
+        kind: ChangeKind,
+        rows: pl.DataFrame,
+        rule: str | pl.Series,
+        reason: str | pl.Series,
+    ) -> int:
+        """Log removed/quarantined rows; ``before`` is the whole row (a dict / JSON text)."""
+        n = rows.height
+        if n == 0:
+            return 0
+        everything = pl.Series("m", [True] * n)
+        rules = _broadcast(rule, everything)
+        reasons = _broadcast(reason, everything)
+        data = rows.drop(ROW_ID)
+        rids = rows[ROW_ID]
+        if data.width:
+            dicts: list[Any] = data.to_dicts()
+            encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+        else:
+            dicts = [{} for _ in range(n)]
+            encoded = pl.Series(["{}"] * n)
+        self.objects.extend(
+            map(
+                Change,
+                repeat(kind, n),
+                repeat(self.agent_id, n),
+                rules,
+                rids.to_list(),
+                repeat(None, n),
+                dicts,
+                repeat(None, n),
+                reasons,
+            )
+        )
+        self.parts.append(
+            pl.DataFrame(
+                {
+                    "agent_id": [self.agent_id] * n,
+                    "kind": [kind.value] * n,
+                    "rule": rules,
+                    "row_id": rids.cast(pl.Int64),
+                    "column": pl.Series([None] * n, dtype=pl.String),
+                    "before": encoded,
+                    "after": pl.Series([None] * n, dtype=pl.String),
+                    "reason": reasons,
+                },
+                schema=CHANGE_SCHEMA,
+            )
+        )
+        return n
+
+    def column(
+        self, kind: ChangeKind, column: str, before: Any, after: Any, rule: str, reason: str
+    ) -> None:
+        self.objects.append(Change(kind, self.agent_id, rule, None, column, before, after, reason))
+        self.parts.append(
+            pl.DataFrame(
+                {
+                    "agent_id": [self.agent_id],
+                    "kind": [kind.value],
+                    "rule": [rule],
+                    "row_id": [None],
+                    "column": [column],
+                    "before": [None if before is None else str(before)],
+                    "after": [None if after is None else str(after)],
+                    "reason": [reason],
+                },
+                schema=CHANGE_SCHEMA,
+            )
+        )
+
+    def build(self) -> ChangeList:
+        out = ChangeList(self.objects)
+        out.frame = (
+            pl.concat(self.parts, how="vertical")
+            if self.parts
+            else pl.DataFrame(schema=CHANGE_SCHEMA)
+        )
+        return out
+
+
+def _text_or_none(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        import json
+
+        return json.dumps(v, default=str)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
+    """The change log of one result as a frame (fast path for ``ChangeList``)."""
+    frame = changes.frame if isinstance(changes, ChangeList) else None
+    if frame is not None and frame.height == len(changes):
+        return frame
+    return pl.DataFrame(
+        {
+            "agent_id": [c.agent_id for c in changes],
+            "kind": [str(c.kind) for c in changes],
+            "rule": [c.rule for c in changes],
+            "row_id": [c.row_id for c in changes],
+            "column": [c.column for c in changes],
+            "before": [_text_or_none(c.before) for c in changes],
+            "after": [_text_or_none(c.after) for c in changes],
+            "reason": [c.reason for c in changes],
+        },
+        schema=CHANGE_SCHEMA,
+    )
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def data_columns(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c != ROW_ID]
+
+
+def text_columns(frame: pl.DataFrame) -> list[str]:
+    return [c for c, t in frame.schema.items() if c != ROW_ID and t == pl.String]
+
+
+def resolve_all(ctx: AgentContext, columns: Iterable[str], frame: pl.DataFrame) -> list[str]:
+    return [ctx.resolve(c, frame) for c in columns]
+
+
+_ID_NAME = re.compile(
+    r"(^|[_\s.-])(id|uuid|guid|key|code|sku|ssn|number|no|num)$|^id[_\s.-]|[a-z]Id$|^id$",
+    re.IGNORECASE,
+)
+_YEAR_NAME = re.compile(r"(^|[_\s.-])(year|yr|yyyy)$|^year", re.IGNORECASE)
+EMAIL_RE = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+
+
+def is_id_like(name: str, s: pl.Series | None = None) -> bool:
+    """An identifier: by name (``id``, ``customer_id``, ``customerId``, ``sku``...), or an
+    integer column whose values are all distinct and form a consecutive run."""
+    if _ID_NAME.search(name):
+        return True
+    if s is None or not s.dtype.is_integer():
+        return False
+    nn = s.drop_nulls()
+    if nn.len() < 3 or nn.n_unique() != nn.len():
+        return False
+    lo, hi = nn.min(), nn.max()
+    return isinstance(lo, int) and isinstance(hi, int) and hi - lo + 1 == nn.len()
+
+
+def is_year_like(name: str, s: pl.Series | None = None) -> bool:
+    """A year: by name, or whole numbers that all lie in 1900..2100."""
+    if _YEAR_NAME.search(name):
+        return True
+    if s is None or not s.dtype.is_numeric():
+        return False
+    nn = s.drop_nulls()
+    if nn.len() == 0:
+        return False
+    if s.dtype.is_float() and not bool((nn == nn.round(0)).all()):
+        return False
+    lo, hi = nn.min(), nn.max()
+    return isinstance(lo, int | float) and isinstance(hi, int | float) and 1900 <= lo <= hi <= 2100
+
+
+def is_email_like(name: str, s: pl.Series) -> bool:
+    if "mail" in name.lower():
+        return True
+    if s.dtype != pl.String:
+        return False
+    nn = s.drop_nulls()
+    if nn.len() == 0:
+        return False
+    share = nn.str.strip_chars().str.contains(EMAIL_RE).mean()
+    return isinstance(share, float) and share >= 0.5
+
+
+def missing_mask(s: pl.Series, tokens: Iterable[str] = DEFAULT_NULL_PLACEHOLDERS) -> pl.Series:
+    """True where the value is null, blank, or a placeholder token (trimmed, case-insensitive)."""
+    if s.dtype != pl.String:
+        return s.is_null()
+    toks = sorted({t.strip().lower() for t in tokens} | {""})
+    return s.is_null() | s.str.strip_chars().str.to_lowercase().is_in(toks)
+
+
+def row_issues(
+    row_ids: pl.Series,
+    values: pl.Series,
+    column: str | None,
+    issue_type: str,
+    severity: str,
+    message: str | pl.Series,
+) -> list[RowIssue]:
+    n = row_ids.len()
+    msgs = message.to_list() if isinstance(message, pl.Series) else repeat(message, n)
+    return list(
+        map(
+            RowIssue,
+            row_ids.to_list(),
+            repeat(column, n),
+            repeat(issue_type, n),
+            repeat(severity, n),
+            values.to_list(),
+            msgs,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- parsing
+
+#: A number as people type it: sign, optional currency symbol, thousands separators.
+NUMBER_RE = r"^[+-]?[$€£¥]?\s?[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$"
+_LEADING_ZERO_RE = r"^[+-]?0\d"
+BOOL_TRUE = ("true", "yes", "y", "t")
+BOOL_FALSE = ("false", "no", "n", "f")
+
+YMD_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d")
+DMY_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+MDY_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y")
+TEXT_DATE_FORMATS = (
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%d-%b-%Y",
+)
+DATETIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+)
+_NUMERIC_DATE_RE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$"
+
+
+def parse_numbers(s: pl.Series) -> tuple[pl.Series, bool, bool]:
+    """Parse text as numbers. Returns (Float64 values, null where not a number; all parsed
+    values are whole numbers written without a decimal point; some value has a leading zero)."""
+    t = s.str.strip_chars()
+    ok = t.str.contains(NUMBER_RE)
+    cleaned = t.str.replace_all(r"[$€£¥,\s]", "")
+    vals = pl.select(pl.when(ok).then(cleaned).otherwise(None)).to_series()
+    num = vals.cast(pl.Float64, strict=False)
+    integral = not bool(vals.drop_nulls().str.contains(r"[.eE]").any())
+    leading_zero = bool(vals.drop_nulls().str.contains(_LEADING_ZERO_RE).any())
+    return num, integral, leading_zero
+
+
+def parse_bool(s: pl.Series) -> pl.Series:
+    t = s.str.strip_chars().str.to_lowercase()
+    return (
+        pl.select(
+            pl.when(t.is_in(BOOL_TRUE))
+            .then(True)
+            .when(t.is_in(BOOL_FALSE))
+            .then(False)
+            .otherwise(None)
+        )
+        .to_series()
+        .cast(pl.Boolean)
+    )
+
+
+def detect_day_first(s: pl.Series) -> bool | None:
+    """Day/month order from values like ``31/01/2024``: True (day first), False (month first)
+    or None (no value decides it, or the values contradict each other)."""
+    t = s.drop_nulls().str.strip_chars()
+    parts = t.str.extract_groups(_NUMERIC_DATE_RE)
+    a = parts.struct.field("1").cast(pl.Int32, strict=False)
+    b = parts.struct.field("2").cast(pl.Int32, strict=False)
+    a_big = bool((a > 12).any())
+    b_big = bool((b > 12).any())
+    if a_big and not b_big:
+        return True
+    if b_big and not a_big:
+        return False
+    return None
+
+
+def parse_dates(s: pl.Series, day_first: bool) -> pl.Series:
+    """Parse text as dates trying ISO, the numeric order given, then month-name formats."""
+    t = s.str.strip_chars()
+    ordered = (*YMD_FORMATS, *(DMY_FORMATS if day_first else MDY_FORMATS), *TEXT_DATE_FORMATS)
+    exprs = [pl.lit(t).str.strptime(pl.Date, f, strict=False) for f in ordered]
+    return pl.select(pl.coalesce(exprs)).to_series().alias(s.name)
+
+
+def parse_datetimes(s: pl.Series) -> pl.Series:
+    t = s.str.strip_chars()
+    exprs = [pl.lit(t).str.strptime(pl.Datetime("us"), f, strict=False) for f in DATETIME_FORMATS]
+    return pl.select(pl.coalesce(exprs)).to_series().alias(s.name)

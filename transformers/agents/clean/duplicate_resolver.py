@@ -1,0 +1,311 @@
+"""duplicate-resolver: exact, normalised and fuzzy duplicates, resolved by a strategy.
+
+Compared columns: ``key_columns``, or every data column except surrogate identifiers (id-like
+columns whose values are all distinct: two copies of one record usually differ only there).
+
+- exact: equal values in every compared column.
+- normalised: equal after lower-casing, removing punctuation, collapsing white space and
+  treating placeholder nulls ("N/A", "-", ...) as empty.
+- fuzzy: two normalised records match when every compared TEXT column has a rapidfuzz
+  ``ratio`` >= ``fuzzy_threshold`` (90) and every other column (numbers, dates) is equal.
+  Candidates come from sorted-neighbourhood blocking: the distinct normalised records are
+  sorted by their concatenated key and by its reverse (so a typo at either end still lands
+  next to its twin) and each is compared with the next ``fuzzy_window`` records, vectorised
+  with ``rapidfuzz.process.cpdist``. Cost is O(n log n + n * window), never quadratic.
+  Matches are clustered transitively (union-find). Rows whose compared columns are all empty
+  never match.
+
+Strategies per cluster: ``keep_first`` (earliest row), ``keep_most_complete`` (most non-null
+values; ties -> earliest), ``merge`` (earliest row, its empty cells filled from the other
+members in row order; each fill is a logged cell change). The output keeps the row order.
+Every removed row is a ``row_removed`` change whose reason names the kept row id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from transformers.agents.clean._common import (
+    ChangeBuilder,
+    data_columns,
+    is_id_like,
+    resolve_all,
+)
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    AgentResult,
+    ChangeKind,
+    Recommendation,
+    SummaryItem,
+)
+from transformers.params.clean import DEFAULT_NULL_PLACEHOLDERS, DuplicateResolverParams
+
+AGENT_ID = "duplicate-resolver"
+_SEP = "\x1f"
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        parent[i], i = root, parent[i]
+    return root
+
+
+def _normalised(frame: pl.DataFrame, keys: list[str]) -> list[pl.Expr]:
+    tokens = sorted({t.lower() for t in DEFAULT_NULL_PLACEHOLDERS})
+    exprs: list[pl.Expr] = []
+    for c in keys:
+        e = pl.col(c).cast(pl.String)
+        if frame.schema[c] == pl.String:
+            low = e.str.strip_chars().str.to_lowercase()
+            e = (
+                pl.when(low.is_in(tokens))
+                .then(None)
+                .otherwise(
+                    low.str.replace_all(r"[^\w\s]", "")
+                    .str.replace_all(r"\s+", " ")
+                    .str.strip_chars()
+                )
+            )
+            e = pl.when(e == "").then(None).otherwise(e)
+        exprs.append(e.alias(f"__n{len(exprs)}"))
+    return exprs
+
+
+def _fuzzy_pairs(
+    reps: pl.DataFrame, ncols: list[str], text_mask: list[bool], params: DuplicateResolverParams
+) -> list[tuple[int, int, float]]:
+    """Pairs (pos a, pos b, score) of distinct normalised records that fuzzily match."""
+    if reps.height < 2:
+        return []
+    key = reps.select(pl.concat_str([pl.col(c).fill_null("") for c in ncols], separator=_SEP))
+    key_s = key.to_series()
+    pos = reps["__pos"].to_numpy()
+    cand: set[tuple[int, int]] = set()
+    threshold = params.fuzzy_threshold
+    for reverse in (False, True):
+        sort_by = key_s.str.reverse() if reverse else key_s
+        order = sort_by.arg_sort().to_numpy()
+        ordered = key_s.gather(order).to_list()
+        m = len(ordered)
+        for k in range(1, min(params.fuzzy_window, m - 1) + 1):
+            scores = process.cpdist(
+                ordered[:-k], ordered[k:], scorer=fuzz.ratio, score_cutoff=threshold, workers=-1
+            )
+            for i in np.nonzero(scores >= threshold)[0]:
+                a, b = int(order[i]), int(order[i + k])
+                cand.add((min(a, b), max(a, b)))
+    if not cand:
+        return []
+    rows = reps.select(ncols).rows()
+    out: list[tuple[int, int, float]] = []
+    for a, b in sorted(cand):
+        ra, rb = rows[a], rows[b]
+        if all(v is None for v in ra) or all(v is None for v in rb):
+            continue
+        worst = 100.0
+        for va, vb, is_text in zip(ra, rb, text_mask, strict=True):
+            if va == vb:
+                continue
+            if va is None or vb is None or not is_text:
+                worst = -1
+                break
+            worst = min(worst, fuzz.ratio(va, vb))
+            if worst < threshold:
+                break
+        if worst >= threshold:
+            out.append((int(pos[a]), int(pos[b]), worst))
+    return out
+
+
+def run(frame: pl.DataFrame, params: DuplicateResolverParams, ctx: AgentContext) -> AgentResult:
+    result = AgentResult(agent_id=AGENT_ID)
+    n = frame.height
+    if params.key_columns:
+        keys = resolve_all(ctx, params.key_columns, frame)
+    else:
+        keys = [
+            c
+            for c in data_columns(frame)
+            if not (is_id_like(c, frame[c]) and frame[c].n_unique() == n and n > 1)
+        ]
+    changes = ChangeBuilder(AGENT_ID)
+    if n < 2 or not keys:
+        result.frame = frame
+        result.changes = changes.build()
+        result.summary_metrics = {"rows_in": n, "duplicates_removed": 0, "clusters": 0}
+        result.data = {"key_columns": keys, "clusters": []}
+        return result
+
+    work = frame.select(keys).with_row_index("__pos")
+    norm = _normalised(frame, keys)
+    ncols = [f"__n{i}" for i in range(len(keys))]
+    work = work.with_columns(norm)
+    all_empty = pl.all_horizontal([pl.col(c).is_null() for c in ncols])
+    work = work.with_columns(all_empty.alias("__empty"))
+    pos_self = pl.col("__pos")
+    exact_rep = pl.col("__pos").min().over(keys) if params.detect_exact else pos_self
+    norm_rep = pl.col("__pos").min().over(ncols) if params.detect_normalized else pos_self
+    work = work.with_columns(
+        pl.when(pl.col("__empty")).then(pos_self).otherwise(exact_rep).alias("__exact"),
+        pl.when(pl.col("__empty")).then(pos_self).otherwise(norm_rep).alias("__norm"),
+    )
+    parent = np.arange(n, dtype=np.int64)
+    exact = work["__exact"].to_numpy().astype(np.int64)
+    normed = work["__norm"].to_numpy().astype(np.int64)
+    # exact groups are subsets of normalised groups: link every row to both representatives
+    for arr in (exact, normed):
+        idx = np.nonzero(arr != np.arange(n))[0]
+        for i in idx:
+            ra, rb = _find(parent, int(i)), _find(parent, int(arr[i]))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    fuzzy_score: dict[int, float] = {}
+    if params.detect_fuzzy:
+        reps = work.filter((pl.col("__norm") == pl.col("__pos")) & ~pl.col("__empty")).select(
+            ["__pos", *ncols]
+        )
+        text_mask = [frame.schema[c] == pl.String for c in keys]
+        for a, b, score in _fuzzy_pairs(reps, ncols, text_mask, params):
+            ra, rb = _find(parent, a), _find(parent, b)
+            fuzzy_score[b] = score
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = parent.copy()
+    while True:  # pointer jumping: every link points from a larger to a smaller position
+        nxt = roots[roots]
+        if np.array_equal(nxt, roots):
+            break
+        roots = nxt
+    dup_rows = np.nonzero(roots != np.arange(n))[0]
+    if dup_rows.size == 0:
+        result.frame = frame
+        result.changes = changes.build()
+        result.summary_metrics = {"rows_in": n, "duplicates_removed": 0, "clusters": 0}
+        result.data = {"key_columns": keys, "clusters": []}
+        return result
+
+    in_cluster = np.zeros(n, dtype=bool)
+    in_cluster[dup_rows] = True
+    in_cluster[roots[dup_rows]] = True
+    members = np.nonzero(in_cluster)[0]
+    clusters: dict[int, list[int]] = {}
+    for i in members:
+        clusters.setdefault(int(roots[i]), []).append(int(i))
+
+    keep: dict[int, int] = {}  # root -> kept position
+    if params.strategy == "keep_most_complete":
+        filled = (
+            frame.select(pl.sum_horizontal([pl.col(c).is_not_null() for c in data_columns(frame)]))
+            .to_series()
+            .to_numpy()
+        )
+        for root, ms in clusters.items():
+            keep[root] = max(ms, key=lambda p: (filled[p], -p))
+    else:
+        keep = {root: min(ms) for root, ms in clusters.items()}
+
+    rids = frame[ROW_ID].to_numpy()
+    removed_pos: list[int] = []
+    reasons: list[str] = []
+    for root, ms in clusters.items():
+        kept = keep[root]
+        for p in ms:
+            if p == kept:
+                continue
+            how = (
+                "exact"
+                if exact[p] == exact[kept]
+                else ("normalized" if normed[p] == normed[kept] else "fuzzy")
+            )
+            removed_pos.append(p)
+            extra = (
+                f", similarity {fuzzy_score[p]:.0f}" if how == "fuzzy" and p in fuzzy_score else ""
+            )
+            reasons.append(f"{how} duplicate of row {int(rids[kept])}{extra}")
+
+    out = frame
+    if params.strategy == "merge":
+        out = _merge(frame, clusters, keep, changes)
+    order = np.argsort(np.array(removed_pos))
+    removed_pos = [removed_pos[i] for i in order]
+    reasons = [reasons[i] for i in order]
+    mask = np.ones(n, dtype=bool)
+    mask[removed_pos] = False
+    removed = out[removed_pos] if removed_pos else out.head(0)
+    changes.rows(ChangeKind.ROW_REMOVED, removed, "duplicate", pl.Series(reasons))
+    out = out.filter(pl.Series(mask))
+
+    result.frame = out
+    result.changes = changes.build()
+    cluster_list: list[dict[str, Any]] = [
+        {"kept_row_id": int(rids[keep[r]]), "row_ids": [int(rids[p]) for p in ms]}
+        for r, ms in list(clusters.items())[:1000]
+    ]
+    kinds = {"exact": 0, "normalized": 0, "fuzzy": 0}
+    for r in reasons:
+        kinds[r.split(" ", 1)[0]] += 1
+    result.data = {"key_columns": keys, "clusters": cluster_list, "removed_by_match": kinds}
+    result.summary_metrics = {
+        "rows_in": n,
+        "duplicates_removed": len(removed_pos),
+        "clusters": len(clusters),
+        "exact_duplicates": kinds["exact"],
+        "normalized_duplicates": kinds["normalized"],
+        "fuzzy_duplicates": kinds["fuzzy"],
+        "rows_out": out.height,
+    }
+    result.executive_summary = [
+        SummaryItem("Duplicate rows removed", len(removed_pos), "warning"),
+    ]
+    if len(clusters) > max(10, n // 20):
+        result.recommendations.append(
+            Recommendation(
+                "duplicate-resolver-master",
+                "medium",
+                "Many duplicate clusters: master-my-data builds golden records with entity "
+                "resolution across fields.",
+                "medium",
+            )
+        )
+    return result
+
+
+def _merge(
+    frame: pl.DataFrame,
+    clusters: dict[int, list[int]],
+    keep: dict[int, int],
+    changes: ChangeBuilder,
+) -> pl.DataFrame:
+    """Fill the kept row's nulls from the other members (in row order)."""
+    cols = data_columns(frame)
+    kept_pos = np.array([keep[r] for r in clusters], dtype=np.int64)
+    sub_rows: list[int] = []
+    sub_kept: list[int] = []
+    for r, ms in clusters.items():
+        for p in sorted(ms):
+            sub_rows.append(p)
+            sub_kept.append(keep[r])
+    sub = frame[sub_rows].with_columns(pl.Series("__kept", sub_kept))
+    firsts = sub.group_by("__kept", maintain_order=True).agg(
+        [pl.col(c).drop_nulls().first().alias(c) for c in cols]
+    )
+    lookup = dict(zip(firsts["__kept"].to_list(), range(firsts.height), strict=True))
+    idx = [lookup[int(p)] for p in kept_pos]
+    merged = firsts[idx]
+    current = frame[kept_pos.tolist()]
+    updates: dict[str, pl.Series] = {}
+    for c in cols:
+        before = current[c]
+        after = pl.select(pl.coalesce(pl.lit(before), pl.lit(merged[c]))).to_series()
+        if bool(before.ne_missing(after).any()):
+            changes.cells(current[ROW_ID], c, before, after, "merge", "filled from a duplicate")
+            updates[c] = frame[c].clone().scatter(kept_pos, after.cast(frame.schema[c]))
+    return frame.with_columns(list(updates.values())) if updates else frame

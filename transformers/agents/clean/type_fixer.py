@@ -1,0 +1,223 @@
+"""type-fixer: converts text columns to numbers, booleans or dates when they parse.
+
+For each text column (or the ``columns`` given) the values are trimmed; placeholder nulls
+(``null_tokens``) are set aside; then each candidate type is tried over the WHOLE column:
+
+- number: optional sign and currency symbol ($ € £ ¥), thousands separators (``1,234.50``),
+  scientific notation. Whole numbers without a decimal point become Int64, others Float64.
+  A column where some value has a leading zero (``00123``: a code, not a number) is not
+  converted.
+- boolean: true/false, yes/no, y/n, t/f (any case). ``0``/``1`` stay numbers.
+- date: ISO (``2024-01-31``), numeric day/month orders (``31/01/2024`` or ``01/31/2024``, with
+  ``/``, ``-`` or ``.``) and month names (``31 Jan 2024``, ``Jan 31, 2024``). The order is
+  ``day_first`` when given, else detected from values that decide it (a first part > 12 means
+  day first); when nothing decides, month first is used and an issue says so. Date-times in ISO
+  form become Datetime.
+
+The type whose share of parsed values is the highest wins if it reaches ``min_parse_ratio``.
+
+Values that do not parse are never nulled. Documented choice: when any non-placeholder value of
+the column does not parse, the column is NOT converted (it stays text, unchanged) and each such
+value is reported in ``row_level_issues`` (issue ``unparseable_value``) plus an issue for the
+column, so the user can fix those values and run again. When every value parses, the column is
+converted; placeholders become null (logged with rule ``placeholder_null``) and every cell whose
+text changed (``"1,234"`` -> ``1234``, ``"03/04/2024"`` -> ``2024-04-03``) is in the change log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from transformers.agents.clean._common import (
+    ChangeBuilder,
+    detect_day_first,
+    missing_mask,
+    parse_bool,
+    parse_dates,
+    parse_datetimes,
+    parse_numbers,
+    resolve_all,
+    row_issues,
+    text_columns,
+)
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    AgentResult,
+    ChangeKind,
+    Issue,
+    Recommendation,
+    RowIssue,
+    SummaryItem,
+)
+from transformers.params.clean import TypeFixerParams
+
+AGENT_ID = "type-fixer"
+
+
+def _candidates(
+    raw: pl.Series, present: pl.Series, params: TypeFixerParams
+) -> list[tuple[str, pl.Series, dict[str, Any]]]:
+    """(type name, parsed series with nulls where unparsed, extra info) for each candidate."""
+    out: list[tuple[str, pl.Series, dict[str, Any]]] = []
+    vals = raw.filter(present)
+    if params.convert_numbers:
+        num, integral, leading_zero = parse_numbers(raw)
+        if not leading_zero:
+            if integral:
+                as_int = num.cast(pl.Int64, strict=False)
+                if bool((as_int.is_null() == num.is_null()).all()):
+                    out.append(("Int64", as_int, {}))
+                else:
+                    out.append(("Float64", num, {}))
+            else:
+                out.append(("Float64", num, {}))
+    if params.convert_booleans:
+        b = parse_bool(raw)
+        out.append(("Boolean", b, {}))
+    if params.convert_dates:
+        detected = detect_day_first(vals) if params.day_first is None else params.day_first
+        order = params.day_first if params.day_first is not None else detected
+        d = parse_dates(raw, bool(order))
+        info = {"day_first": bool(order), "order_detected": params.day_first is None}
+        info["order_undetermined"] = params.day_first is None and detected is None
+        dt = parse_datetimes(raw)
+        n_d = int(d.filter(present).is_not_null().sum())
+        n_dt = int(dt.filter(present).is_not_null().sum())
+        if n_dt > n_d:
+            out.append(("Datetime", dt, info))
+        else:
+            out.append(("Date", d, info))
+    return out
+
+
+def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> AgentResult:
+    result = AgentResult(agent_id=AGENT_ID)
+    cols = resolve_all(ctx, params.columns, frame) if params.columns is not None else None
+    candidates = [c for c in (cols or text_columns(frame)) if frame.schema[c] == pl.String]
+    rid = frame[ROW_ID]
+    changes = ChangeBuilder(AGENT_ID)
+    new_cols: dict[str, pl.Series] = {}
+    converted: dict[str, str] = {}
+    kept_text: dict[str, dict[str, Any]] = {}
+    issues: list[RowIssue] = []
+    undetermined: list[str] = []
+
+    for name in candidates:
+        raw = frame[name]
+        present = ~missing_mask(raw, params.null_tokens)
+        n_present = int(present.sum())
+        if n_present == 0:
+            continue
+        best: tuple[str, pl.Series, dict[str, Any]] | None = None
+        best_ok = -1
+        for type_name, parsed, info in _candidates(raw, present, params):
+            ok = int((parsed.is_not_null() & present).sum())
+            if ok > best_ok:
+                best, best_ok = (type_name, parsed, info), ok
+        if best is None or best_ok == 0:
+            continue
+        type_name, parsed, info = best
+        ratio = best_ok / n_present
+        if ratio < params.min_parse_ratio:
+            continue
+        failed = present & parsed.is_null()
+        n_failed = int(failed.sum())
+        if n_failed:
+            kept_text[name] = {
+                "candidate_type": type_name,
+                "parse_ratio": round(ratio, 4),
+                "unparsed": n_failed,
+            }
+            issues += row_issues(
+                rid.filter(failed),
+                raw.filter(failed),
+                name,
+                "unparseable_value",
+                "medium",
+                f"'{name}' is {ratio:.1%} {type_name}; this value does not parse, so the "
+                "column was kept as text (value unchanged)",
+            )
+            result.issues.append(
+                Issue(
+                    f"type-fixer-unparsed-{name}",
+                    name,
+                    "unparseable_values",
+                    "medium",
+                    f"{n_failed} value(s) of '{name}' do not parse as {type_name} "
+                    f"({ratio:.1%} do); the column stays text and the values are unchanged.",
+                )
+            )
+            continue
+        if info.get("order_undetermined") and type_name in ("Date",):
+            undetermined.append(name)
+        new = parsed.alias(name)
+        placeholder = raw.is_not_null() & ~present
+        rule = pl.select(
+            pl.when(pl.lit(placeholder))
+            .then(pl.lit("placeholder_null"))
+            .otherwise(pl.lit(f"to_{type_name.lower()}"))
+        ).to_series()
+        reason = pl.select(
+            pl.when(pl.lit(placeholder))
+            .then(pl.lit(f"placeholder null in a {type_name} column"))
+            .otherwise(pl.lit(f"text converted to {type_name}"))
+        ).to_series()
+        changes.column(
+            ChangeKind.COLUMN_TYPE,
+            name,
+            str(raw.dtype),
+            str(new.dtype),
+            f"to_{type_name.lower()}",
+            f"{ratio:.1%} of non-null values parse as {type_name}",
+        )
+        changes.cells(rid, name, raw, new, rule, reason)
+        new_cols[name] = new
+        converted[name] = str(new.dtype)
+
+    out = frame.with_columns(list(new_cols.values())) if new_cols else frame
+    built = changes.build()
+    n_cells = sum(1 for c in built if c.kind == ChangeKind.CELL)
+    result.frame = out
+    result.changes = built
+    result.row_level_issues = issues
+    result.data = {
+        "converted_columns": converted,
+        "kept_as_text": kept_text,
+        "date_order_undetermined": undetermined,
+    }
+    result.summary_metrics = {
+        "columns_examined": len(candidates),
+        "columns_converted": len(converted),
+        "columns_kept_text": len(kept_text),
+        "cells_changed": n_cells,
+        "unparseable_values": len(issues),
+    }
+    result.executive_summary = [
+        SummaryItem("Columns converted", len(converted), "good" if converted else "info"),
+        SummaryItem("Unparseable values kept", len(issues), "warning" if issues else "good"),
+    ]
+    for name in undetermined:
+        result.issues.append(
+            Issue(
+                f"type-fixer-date-order-{name}",
+                name,
+                "ambiguous_date_order",
+                "low",
+                f"No value of '{name}' decides the day/month order; month first was used. "
+                "Set day_first to be sure.",
+            )
+        )
+    if kept_text:
+        result.recommendations.append(
+            Recommendation(
+                "type-fixer-fix-values",
+                "medium",
+                "Correct the unparseable values listed in the row-level issues (or lower "
+                "min_parse_ratio and quarantine them with expected_schema) and run again.",
+                "low",
+            )
+        )
+    return result
