@@ -117,7 +117,7 @@ def _arrow_read(path: Path, offset: int, delimiter: str, ncols: int) -> pa.Table
 
 
 def _to_frame(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(table, rechunk=True)
+    frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return frame
 

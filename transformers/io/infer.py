@@ -17,8 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 _INT = r"^[+-]?(0|[1-9][0-9]*)$"
-_FLOAT = r"^[+-]?(0|[1-9][0-9]*)?(\.[0-9]*)?([eE][+-]?[0-9]+)?$"
-_FLOAT_HAS_DIGIT = r"[0-9]"
+_FLOAT = r"^[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _BOOL = r"^(?i)(true|false)$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATETIME = (
@@ -29,64 +28,101 @@ _SAMPLE = 1000
 
 
 def _all_match(values: pl.Series, pattern: str) -> bool:
+    # Nulls are ignored by ``all``: only the values present decide.
     return bool(values.str.contains(pattern).all())
 
 
-def _convert(values: pl.Series) -> pl.Series | None:
-    """``values``: the non-null values of one text column. The converted full column or None."""
-    head = values.head(_SAMPLE)
-    if _all_match(head, _INT) and _all_match(values, _INT):
-        try:
-            return values.cast(pl.Int64, strict=True)
-        except pl.exceptions.PolarsError:
-            pass  # beyond Int64: try as a decimal number below? No: keep the exact digits.
+def _matches(column: pl.Series, head: pl.Series, pattern: str) -> bool:
+    return _all_match(head, pattern) and _all_match(column, pattern)
+
+
+def _convert(column: pl.Series) -> pl.Series | None:
+    """The column converted to the one type all its non-null values have, or None."""
+    head = column.drop_nulls().head(_SAMPLE)
+    try:
+        if _matches(column, head, _INT):
+            # Beyond Int64 the cast fails and the exact digits stay text.
+            return column.cast(pl.Int64, strict=True)
+        if _matches(column, head, _FLOAT):
+            return column.cast(pl.Float64, strict=True)
+        if _matches(column, head, _BOOL):
+            return column.str.to_lowercase() == "true"
+        if _matches(column, head, _DATE):
+            return column.str.to_date("%Y-%m-%d", strict=True)
+        if _matches(column, head, _DATETIME):
+            return column.str.to_datetime(strict=True, time_unit="us")
+    except pl.exceptions.PolarsError:
         return None
-    if (
-        _all_match(head, _FLOAT)
-        and _all_match(head, _FLOAT_HAS_DIGIT)
-        and _all_match(values, _FLOAT)
-        and _all_match(values, _FLOAT_HAS_DIGIT)
-    ):
-        try:
-            return values.cast(pl.Float64, strict=True)
-        except pl.exceptions.PolarsError:
-            return None
-    if _all_match(head, _BOOL) and _all_match(values, _BOOL):
-        return values.str.to_lowercase() == "true"
-    if _all_match(head, _DATE) and _all_match(values, _DATE):
-        try:
-            return values.str.to_date("%Y-%m-%d", strict=True)
-        except pl.exceptions.PolarsError:
-            return None
-    if _all_match(head, _DATETIME) and _all_match(values, _DATETIME):
-        try:
-            converted = values.str.to_datetime(strict=True, time_unit="us")
-        except pl.exceptions.PolarsError:
-            return None
-        if converted.null_count() == 0:
-            return converted
     return None
 
 
 def infer_column(column: pl.Series) -> pl.Series:
     """Type one text column over all its values (see module doc); other dtypes pass through."""
-    if column.dtype != pl.String:
+    if column.dtype != pl.String or column.null_count() == column.len():
         return column
-    mask = column.is_not_null()
-    values = column.filter(mask)
-    if values.len() == 0:
-        return column
-    converted = _convert(values)
-    if converted is None or converted.null_count():
-        return column
-    if values.len() == column.len():
-        return converted.alias(column.name)
-    # Scatter the converted values back among the nulls, keeping positions.
-    full = pl.Series(column.name, [None] * column.len(), dtype=converted.dtype)
-    return full.scatter(mask.arg_true(), converted)
+    converted = _convert(column)
+    if converted is None or converted.null_count() != column.null_count():
+        return column  # a conversion that would null a value is not a conversion
+    return converted.alias(column.name)
+
+
+_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("int", _INT),
+    ("float", _FLOAT),
+    ("bool", _BOOL),
+    ("date", _DATE),
+    ("datetime", _DATETIME),
+)
+
+
+def _conversion(name: str, kind: str) -> pl.Expr:
+    col = pl.col(name)
+    if kind == "int":
+        return col.cast(pl.Int64, strict=True)
+    if kind == "float":
+        return col.cast(pl.Float64, strict=True)
+    if kind == "bool":
+        return col.str.to_lowercase() == "true"
+    if kind == "date":
+        return col.str.to_date("%Y-%m-%d", strict=True)
+    return col.str.to_datetime(strict=True, time_unit="us")
 
 
 def infer_types(frame: pl.DataFrame) -> pl.DataFrame:
-    """Apply :func:`infer_column` to every text column."""
-    columns = [infer_column(frame.get_column(name)) for name in frame.columns]
-    return pl.DataFrame(columns) if columns else frame
+    """Apply :func:`infer_column`'s rules to every text column, the columns in parallel.
+
+    1. a sample of each column's first non-null values proposes one candidate type;
+    2. one pass checks every candidate's shape over its whole column;
+    3. one pass converts; a column whose conversion fails or would null a value stays text.
+    """
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text or frame.height == 0:
+        return frame
+    sample = frame.select(pl.col(c).drop_nulls().head(_SAMPLE).implode() for c in text).row(0)
+    candidates: dict[str, str] = {}
+    for name, values in zip(text, sample, strict=True):
+        if not values:
+            continue  # all null: nothing to infer from
+        head = pl.Series(values, dtype=pl.String)
+        for kind, pattern in _CANDIDATES:
+            if _all_match(head, pattern):
+                candidates[name] = kind
+                break
+    if not candidates:
+        return frame
+    patterns = dict(_CANDIDATES)
+    checks = frame.select(
+        pl.col(c).str.contains(patterns[k]).all().alias(c) for c, k in candidates.items()
+    ).row(0, named=True)
+    valid = {c: k for c, k in candidates.items() if checks[c]}
+    if not valid:
+        return frame
+    try:
+        converted = frame.select(_conversion(c, k).alias(c) for c, k in valid.items())
+    except pl.exceptions.PolarsError:
+        # One column failed (e.g. an integer beyond Int64): convert them one by one.
+        return frame.with_columns(infer_column(frame.get_column(c)) for c in valid)
+    nulls = frame.select(pl.col(list(valid)).null_count()).row(0, named=True)
+    after = converted.null_count().row(0, named=True)
+    keep = [c for c in valid if after[c] == nulls[c]]
+    return frame.with_columns(converted.get_column(c) for c in keep) if keep else frame
