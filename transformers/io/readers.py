@@ -523,7 +523,11 @@ def _read_xlsx(
     def clean(value: Any) -> Any:
         return None if value == "" else value
 
-    header_row = rows[0] if rows else []
+    if not rows:
+        raise InvalidFileError(
+            f"The sheet '{name}' is empty (no header row)", details={"sheet": name}
+        )
+    header_row = rows[0]
     header: list[str | None] = [
         None if clean(v) is None else _as_text(v, _kind(v)) for v in header_row
     ]

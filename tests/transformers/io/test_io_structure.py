@@ -162,3 +162,12 @@ def test_plan_limits_name_the_limit(tmp_path: Path, options: dict[str, int], lim
 def test_limits_allow_what_fits(tmp_path: Path) -> None:
     t = load(tmp_path, b"a,b\n1,hello\n", max_rows=1, max_columns=2, max_cell_length=5)
     assert t.frame.height == 1
+
+
+def test_empty_xlsx_sheet_is_invalid(tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    wb.add_worksheet("Blank")
+    wb.close()
+    with pytest.raises(InvalidFileError, match="sheet 'Blank' is empty"):
+        read_table(book, filename="book.xlsx", role="primary", options=ReadOptions())
