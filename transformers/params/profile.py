@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from transformers.params.base import AgentParams
 
@@ -32,6 +32,21 @@ class DriftDetectorParams(AgentParams):
     significance_level: float = Field(0.05, gt=0, lt=1)
     psi_threshold: float = Field(0.1, ge=0)
     min_sample_size: int = Field(100, ge=1)
+    psi_bins: int = Field(10, ge=2, le=100, description="Bins for numeric PSI / binned chi2.")
+    wasserstein_threshold: float = Field(
+        0.1,
+        ge=0,
+        description="With statistical_test=wasserstein: drift when W / baseline std >= this.",
+    )
+    min_missing_rate_change: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Missing-rate drift also needs |change| >= this (absolute, 0.05 = 5 points).",
+    )
+    max_categories: int = Field(
+        50, ge=2, description="Categories beyond the most frequent ones are pooled as 'other'."
+    )
 
 
 class ScoreRiskParams(AgentParams):
@@ -62,6 +77,12 @@ class ReadinessRaterParams(AgentParams):
     ready_threshold: float = Field(85, ge=0, le=100)
     review_threshold: float = Field(65, ge=0, le=100)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> ReadinessRaterParams:
+        if self.review_threshold > self.ready_threshold:
+            raise ValueError("review_threshold must not exceed ready_threshold")
+        return self
+
 
 class GovernanceCheckerParams(AgentParams):
     required_metadata: list[str] = Field(
@@ -71,3 +92,6 @@ class GovernanceCheckerParams(AgentParams):
     classification: Literal["public", "internal", "confidential", "restricted"] | None = None
     retention_days: int | None = Field(None, ge=1)
     allowed_pii_columns: list[str] = Field(default_factory=list)
+    max_retention_days_with_pii: int = Field(
+        2555, ge=1, description="A longer declared retention for data with PII is flagged."
+    )

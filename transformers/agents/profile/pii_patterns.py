@@ -7,9 +7,9 @@ precedence order, so that a more specific pattern always wins over a looser one:
     email > iban (mod-97) > credit_card (Luhn) > ssn > ip (v4/v6) > date > postal_code > phone
 
 ``phone`` additionally refuses anything shaped like an SSN (``ddd-dd-dddd``) or a date
-(``yyyy-mm-dd``, ``dd/mm/yyyy``, ``yyyymmdd``...), valid or not, so an SSN or an ISO date is never
-a phone number. A column's type is the one with the largest share of its non-null values, if
-that share is at least ``min_match_ratio``.
+(``yyyy-mm-dd``, ``dd/mm/yyyy``...), valid or not, and plain decimals (``12345.678``), so an SSN
+or an ISO date is never a phone number. A column's type is the one with the largest share of
+its non-null values, if that share is at least ``min_match_ratio``.
 
 Column names are only a tiebreaker, matched on whole words (``customer_email``, ``customerEmail``
 -> ``customer``, ``email``; ``filename`` is one word and is not ``name``):
@@ -80,7 +80,7 @@ PATTERNS: dict[str, str] = {
     r"|[1-9][0-9]{3} ?[A-Z]{2}|[0-9]{2}-[0-9]{3}|[0-9]{5}-[0-9]{3,4})$",
     # +CC ..., (area) ..., or digit groups separated by space/dot/dash; 7-15 digits in all
     PHONE: r"^(?:\+[0-9]{1,3}[ .\-]?)?(?:\([0-9]{1,4}\)[ .\-]?)?"
-    r"[0-9]{1,5}(?:[ .\-][0-9]{1,5}){1,5}$"
+    r"[0-9]{1,5}(?:[ .\-][0-9]{1,8}){1,5}$"
     r"|^\+[0-9]{7,15}$|^\([0-9]{2,4}\) ?[0-9]{3,4}[ .\-]?[0-9]{3,4}$",
 }
 _SSN_SHAPE = r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$"
@@ -88,6 +88,7 @@ _DATE_SHAPE = (
     r"^(?:[0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.][0-9]{2,4})"
 )
 _DIGITS = r"^[0-9]+$"
+_DECIMAL = r"^[0-9]+[.,][0-9]+$"  # 12345.678 is an amount, not a phone number
 _YYYYMMDD = r"^(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])$"
 _WORDS = r"^[^\W\d_]+(?:[ '.\-]+[^\W\d_]+)*\.?$"
 _ADDRESS = r"^[0-9A-Za-z][\w '.,/#\-]*[^\W\d_][\w '.,/#\-]*$"
@@ -204,6 +205,7 @@ def classify_values(values: pl.Series) -> dict[str, pl.Series]:
                     & digits.is_between(7, 15)
                     & ~s.str.contains(_SSN_SHAPE).fill_null(False)
                     & ~s.str.contains(_DATE_SHAPE).fill_null(False)
+                    & ~s.str.contains(_DECIMAL).fill_null(False)
                 )
         masks[pii_type] = m
         remaining = remaining & ~m

@@ -1,0 +1,92 @@
+"""drift-detector: known shifts are flagged, same distributions are not; KS equals scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from tests.transformers.profile.helpers import make_ctx, with_row_id
+from transformers.agents.profile import drift_detector
+from transformers.contract import AgentStatus
+from transformers.params.profile import DriftDetectorParams
+
+
+def _frame(rng: np.random.Generator, n: int, shift: bool, missing_rate: float) -> pl.DataFrame:
+    a = rng.normal(50, 10, n) + (5.0 if shift else 0.0)  # +0.5 sd
+    b = rng.exponential(2.0, n) + (1.0 if shift else 0.0)
+    c = rng.normal(0, 1, n)
+    d = rng.uniform(0, 100, n)
+    m = rng.normal(10, 2, n)
+    m_list: list[float | None] = [
+        None if u < missing_rate else v for u, v in zip(rng.random(n), m, strict=True)
+    ]
+    cat = rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])
+    return with_row_id(
+        pl.DataFrame({"a": a, "b": b, "c": c, "d": d, "m": m_list, "cat": cat}),
+        offset=1000 if shift else 0,
+    )
+
+
+def pair() -> tuple[pl.DataFrame, pl.DataFrame]:
+    base = _frame(np.random.default_rng(1), 4000, shift=False, missing_rate=0.10)
+    cur = _frame(np.random.default_rng(2), 4000, shift=True, missing_rate=0.22)
+    return base, cur
+
+
+def test_known_drift_flagged_exactly(tmp_path) -> None:
+    base, cur = pair()
+    for test in ("ks", "chi2", "wasserstein"):
+        params = DriftDetectorParams(statistical_test=test)
+        res = drift_detector.run(cur, params, make_ctx(tmp_path, cur, baseline=base))
+        assert res.status == AgentStatus.SUCCESS
+        assert sorted(res.data["drifted_columns"]) == ["a", "b", "m"], test
+        cols = res.data["columns"]
+        assert cols["m"]["missing"]["drift"] and not cols["m"]["distribution_drift"]
+        assert cols["a"]["distribution_drift"] and not cols["a"]["missing"]["drift"]
+
+
+def test_ks_matches_scipy_and_row_ids(tmp_path) -> None:
+    base, cur = pair()
+    res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    for c in ("a", "b", "c", "d", "m"):
+        b = base.get_column(c).drop_nulls().to_numpy()
+        a = cur.get_column(c).drop_nulls().to_numpy()
+        ks = sps.ks_2samp(b, a)
+        info = res.data["columns"][c]
+        assert info["ks_statistic"] == ks.statistic and info["ks_pvalue"] == ks.pvalue
+        assert info["wasserstein"] == sps.wasserstein_distance(b, a)
+    # row ids are the real ids of the current file (offset 1000), values outside baseline range
+    hi = base.get_column("a").max()
+    expected = set(cur.filter(pl.col("a") > hi).get_column("__row_id__").to_list())
+    got = {r.row_id for r in res.row_level_issues if r.column == "a"}
+    assert expected and expected <= got and all(r >= 1000 for r in got)
+
+
+def test_psi_bins_cover_union_range(tmp_path) -> None:
+    base = with_row_id(pl.DataFrame({"x": np.arange(1000, dtype=float)}))
+    cur = with_row_id(pl.DataFrame({"x": np.arange(1000, dtype=float) + 5000}))
+    res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    info = res.data["columns"]["x"]
+    assert info["bin_edges"][0] == 0 and info["bin_edges"][-1] == 5999
+    assert info["psi"] > 1 and info["drifted"]
+
+
+def test_schema_changes_and_small_samples(tmp_path) -> None:
+    base = with_row_id(pl.DataFrame({"keep": [1, 2, 3], "gone": [1, 2, 3], "t": [1, 2, 3]}))
+    cur = with_row_id(pl.DataFrame({"keep": [1, 2, 3], "t": ["x", "y", "z"], "new": [1, 2, 3]}))
+    res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    assert res.status == AgentStatus.SUCCESS
+    assert res.data["new_columns"] == ["new"] and res.data["missing_columns"] == ["gone"]
+    assert res.data["type_changes"] == ["t"]
+    assert res.data["columns"]["keep"]["status"] == "insufficient_data"
+    small = drift_detector.run(
+        cur, DriftDetectorParams(min_sample_size=1), make_ctx(tmp_path, cur, baseline=base)
+    )
+    assert small.data["columns"]["keep"]["status"] == "tested"
+
+
+def test_no_baseline_is_skipped(tmp_path) -> None:
+    cur = with_row_id(pl.DataFrame({"x": [1]}))
+    res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur))
+    assert res.status == AgentStatus.SKIPPED

@@ -1,0 +1,378 @@
+"""drift-detector: distribution, missing-rate and schema drift of the primary file against the
+``baseline`` file (``ctx.frames["baseline"]``; skipped without one).
+
+Per column present in both files (``__row_id__`` excluded):
+
+* **missing rate**: two-proportion z-test (pooled) on the missing counts; *drifted* when
+  ``p < significance_level`` **and** ``|rate_now - rate_before| >= min_missing_rate_change``.
+* **numeric** (and dates, as their physical integers): KS (``scipy.stats.ks_2samp``, two-sided),
+  Wasserstein distance (``scipy.stats.wasserstein_distance``, also reported divided by the
+  baseline std), PSI over ``psi_bins`` bins whose edges are quantiles of the *pooled* values with
+  the outer edges at the union's min/max (so shifted values fall into bins, never outside), and
+  a chi-square test on the same bins. The decision test is ``statistical_test``: ``ks`` -> KS
+  p < significance_level; ``chi2`` -> binned chi-square p < significance_level;
+  ``wasserstein`` -> W / baseline std >= ``wasserstein_threshold``. A column's distribution has
+  *drifted* when the decision test says so **and** PSI >= ``psi_threshold`` (statistical and
+  practical significance; set ``psi_threshold`` 0 to rely on the test alone).
+* **categorical** (text, boolean): PSI and chi-square test of homogeneity over the categories
+  (the ``max_categories`` most frequent, the rest pooled as ``other``); drifted when chi-square
+  p < significance_level and PSI >= ``psi_threshold``. Text columns whose distinct values exceed
+  half of their values (ids, emails) are not distribution-tested (``high_cardinality``).
+
+PSI = sum((a_i - b_i) * ln(a_i / b_i)) over bin shares, zero shares floored at 1e-4.
+Columns with fewer than ``min_sample_size`` non-missing values in either file are reported as
+``insufficient_data`` and not tested. Type changes (e.g. number -> text) are reported as schema
+drift and such columns are not distribution-tested; new and missing columns are listed.
+A column is *drifted* if its distribution or its missing rate drifted.
+
+Row-level issues (real ``__row_id__`` values): for drifted numeric columns, current values
+outside the baseline's [min, max]; for drifted categorical columns, categories unseen in the
+baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from transformers.agents.profile.stats import (
+    BOOLEAN,
+    NULL,
+    NUMERIC,
+    STRING,
+    TEMPORAL,
+    Ids,
+    data_columns,
+    finite,
+    kind_of,
+    skipped,
+)
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    AgentResult,
+    Alert,
+    Issue,
+    Recommendation,
+    RowIssue,
+    SummaryItem,
+)
+from transformers.params.profile import DriftDetectorParams
+
+AGENT_ID = "drift-detector"
+EPS = 1e-4
+
+
+def psi(before: np.ndarray, after: np.ndarray) -> float:
+    b = np.maximum(before / max(before.sum(), 1), EPS)
+    a = np.maximum(after / max(after.sum(), 1), EPS)
+    return float(np.sum((a - b) * np.log(a / b)))
+
+
+def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    if n1 == 0 or n2 == 0:
+        return 0.0, 1.0
+    p = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (x2 / n2 - x1 / n1) / se
+    return z, float(2 * sps.norm.sf(abs(z)))
+
+
+def _as_numeric(s: pl.Series) -> np.ndarray:
+    if s.dtype.is_temporal():
+        s = s.to_physical()
+    s = s.cast(pl.Float64)
+    arr = s.drop_nulls().to_numpy()
+    return arr[np.isfinite(arr)]
+
+
+def _chi2(table: np.ndarray) -> float:
+    keep = table.sum(axis=0) > 0
+    t = table[:, keep]
+    if t.shape[1] < 2:
+        return 1.0
+    return float(sps.chi2_contingency(t, correction=False)[1])
+
+
+def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[str, Any]:
+    ks = sps.ks_2samp(b, a)
+    wd = float(sps.wasserstein_distance(b, a))
+    sd = float(np.std(b, ddof=1)) if b.size > 1 else 0.0
+    lo, hi = float(min(b.min(), a.min())), float(max(b.max(), a.max()))
+    pooled = np.concatenate([b, a])
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, params.psi_bins + 1)))
+    if edges.size < 2:
+        edges = np.array([lo, hi if hi > lo else lo + 1])
+    edges[0], edges[-1] = lo, hi
+    hb = np.histogram(b, bins=edges)[0].astype(float)
+    ha = np.histogram(a, bins=edges)[0].astype(float)
+    p_chi = _chi2(np.vstack([hb, ha]))
+    w_norm = wd / sd if sd > 0 else (0.0 if wd == 0 else math.inf)
+    if params.statistical_test == "ks":
+        test_drift = float(ks.pvalue) < params.significance_level
+    elif params.statistical_test == "chi2":
+        test_drift = p_chi < params.significance_level
+    else:
+        test_drift = w_norm >= params.wasserstein_threshold
+    value = psi(hb, ha)
+    return {
+        "test": "numeric",
+        "ks_statistic": float(ks.statistic),
+        "ks_pvalue": float(ks.pvalue),
+        "wasserstein": wd,
+        "wasserstein_normalized": finite(w_norm),
+        "psi": value,
+        "chi2_pvalue": p_chi,
+        "bin_edges": edges.tolist(),
+        "baseline_mean": float(b.mean()),
+        "current_mean": float(a.mean()),
+        "baseline_range": [float(b.min()), float(b.max())],
+        "decision_test": params.statistical_test,
+        "distribution_drift": bool(test_drift and value >= params.psi_threshold),
+    }
+
+
+def _categorical(b: pl.Series, a: pl.Series, params: DriftDetectorParams) -> dict[str, Any]:
+    vb = b.drop_nulls().cast(pl.String).value_counts(name="n")
+    va = a.drop_nulls().cast(pl.String).value_counts(name="n")
+    name = vb.columns[0]
+    va = va.rename({va.columns[0]: name})
+    joined = vb.join(va, on=name, how="full", coalesce=True, suffix="_a").fill_null(0)
+    joined = joined.with_columns((pl.col("n") + pl.col("n_a")).alias("tot")).sort(
+        ["tot", name], descending=[True, False]
+    )
+    top = joined.head(params.max_categories)
+    rest = joined.slice(params.max_categories)
+    cb = top.get_column("n").to_numpy().astype(float)
+    ca = top.get_column("n_a").to_numpy().astype(float)
+    if rest.height:
+        cb = np.append(cb, float(rest.get_column("n").sum()))
+        ca = np.append(ca, float(rest.get_column("n_a").sum()))
+    p_chi = _chi2(np.vstack([cb, ca]))
+    value = psi(cb, ca)
+    new_cats = joined.filter((pl.col("n") == 0) & (pl.col("n_a") > 0)).get_column(name)
+    return {
+        "test": "categorical",
+        "psi": value,
+        "chi2_pvalue": p_chi,
+        "categories": joined.height,
+        "new_categories": new_cats.head(50).to_list(),
+        "new_category_count": new_cats.len(),
+        "decision_test": "chi2",
+        "distribution_drift": bool(
+            p_chi < params.significance_level and value >= params.psi_threshold
+        ),
+    }
+
+
+def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> AgentResult:
+    baseline = ctx.frames.get("baseline")
+    if baseline is None:
+        return skipped(AGENT_ID, "MISSING_FILE", "Skipped: needs the baseline file")
+    ids = Ids("DD")
+    result = AgentResult(agent_id=AGENT_ID)
+    cur_cols, base_cols = data_columns(frame), data_columns(baseline)
+    new_cols = [c for c in cur_cols if c not in set(base_cols)]
+    missing_cols = [c for c in base_cols if c not in set(cur_cols)]
+    common = [c for c in cur_cols if c in set(base_cols)]
+    nb, na = baseline.height, frame.height
+    # missing counts of every common column, one select per frame
+    miss_b = _missing_counts(baseline, common)
+    miss_a = _missing_counts(frame, common)
+    columns: dict[str, dict[str, Any]] = {}
+    rows: list[RowIssue] = []
+    for c in common:
+        kb, ka = kind_of(baseline.schema[c]), kind_of(frame.schema[c])
+        info: dict[str, Any] = {
+            "baseline_dtype": str(baseline.schema[c]),
+            "current_dtype": str(frame.schema[c]),
+        }
+        xb, xa = miss_b[c], miss_a[c]
+        z, p_missing = two_proportion_z(xb, nb, xa, na)
+        rate_b, rate_a = (xb / nb if nb else 0.0), (xa / na if na else 0.0)
+        missing_drift = (
+            p_missing < params.significance_level
+            and abs(rate_a - rate_b) >= params.min_missing_rate_change
+        )
+        info["missing"] = {
+            "baseline_rate": rate_b,
+            "current_rate": rate_a,
+            "change": rate_a - rate_b,
+            "z": z,
+            "pvalue": p_missing,
+            "drift": missing_drift,
+        }
+        dist: dict[str, Any] | None = None
+        type_changed = kb != ka and NULL not in (kb, ka)
+        info["type_changed"] = type_changed
+        if type_changed:
+            info["status"] = "type_changed"
+        elif NULL in (kb, ka):
+            info["status"] = "no_values"
+        elif min(nb - xb, na - xa) < params.min_sample_size:
+            info["status"] = "insufficient_data"
+        elif ka in (NUMERIC, TEMPORAL):
+            b_arr, a_arr = _as_numeric(baseline.get_column(c)), _as_numeric(frame.get_column(c))
+            if min(b_arr.size, a_arr.size) < params.min_sample_size:
+                info["status"] = "insufficient_data"
+            else:
+                dist = _numeric(b_arr, a_arr, params)
+        elif ka in (STRING, BOOLEAN):
+            distinct = frame.get_column(c).drop_nulls().n_unique()
+            if ka == STRING and distinct > 0.5 * (na - xa) and distinct > params.max_categories:
+                info["status"] = "high_cardinality"
+            else:
+                dist = _categorical(baseline.get_column(c), frame.get_column(c), params)
+        else:
+            info["status"] = "not_tested"
+        if dist is not None:
+            info.update(dist)
+            info["status"] = "tested"
+        dist_drift = bool(dist and dist["distribution_drift"])
+        info["distribution_drift"] = dist_drift
+        info["drifted"] = dist_drift or missing_drift
+        columns[c] = info
+        if dist_drift and dist is not None:
+            rows += _row_issues(frame, baseline, c, dist)
+    drifted = [c for c in common if columns[c]["drifted"]]
+    type_changes = [c for c in common if columns[c]["type_changed"]]
+    result.row_level_issues = rows
+    result.data = {
+        "columns": columns,
+        "drifted_columns": drifted,
+        "new_columns": new_cols,
+        "missing_columns": missing_cols,
+        "type_changes": type_changes,
+        "baseline_rows": nb,
+        "current_rows": na,
+        "parameters": params.model_dump(),
+    }
+    tested = sum(1 for c in common if columns[c]["status"] == "tested")
+    result.summary_metrics = {
+        "columns_compared": len(common),
+        "columns_tested": tested,
+        "drifted_columns": len(drifted),
+        "distribution_drift_columns": sum(columns[c]["distribution_drift"] for c in common),
+        "missing_rate_drift_columns": sum(columns[c]["missing"]["drift"] for c in common),
+        "new_columns": len(new_cols),
+        "missing_columns": len(missing_cols),
+        "type_changes": len(type_changes),
+        "drift_share": len(drifted) / len(common) if common else 0.0,
+    }
+    for c in drifted:
+        info = columns[c]
+        parts = []
+        if info["distribution_drift"]:
+            stat = (
+                f"KS={info['ks_statistic']:.3f}, p={info['ks_pvalue']:.2g}"
+                if info.get("test") == "numeric"
+                else f"chi2 p={info['chi2_pvalue']:.2g}"
+            )
+            parts.append(f"distribution changed (PSI={info['psi']:.3f}, {stat})")
+        if info["missing"]["drift"]:
+            m = info["missing"]
+            parts.append(
+                f"missing rate {100 * m['baseline_rate']:.1f}% -> {100 * m['current_rate']:.1f}%"
+            )
+        result.issues.append(Issue(ids.next("I"), c, "drift", "high", f"{c}: {'; '.join(parts)}"))
+    for c in type_changes:
+        result.issues.append(
+            Issue(
+                ids.next("I"),
+                c,
+                "type_change",
+                "high",
+                f"{c}: type changed {columns[c]['baseline_dtype']} -> "
+                f"{columns[c]['current_dtype']}",
+            )
+        )
+    for c in new_cols:
+        result.issues.append(Issue(ids.next("I"), c, "new_column", "medium", f"new column {c}"))
+    for c in missing_cols:
+        result.issues.append(
+            Issue(ids.next("I"), c, "missing_column", "high", f"column {c} is gone")
+        )
+    schema_changes = len(new_cols) + len(missing_cols) + len(type_changes)
+    if drifted:
+        result.alerts.append(
+            Alert(
+                ids.next("A"),
+                "high" if len(drifted) > len(common) / 4 else "medium",
+                "drift",
+                f"{len(drifted)} of {len(common)} columns drifted: {', '.join(drifted[:10])}",
+                len(drifted),
+                "Check upstream changes before using models or reports built on the baseline.",
+            )
+        )
+    if schema_changes:
+        result.alerts.append(
+            Alert(
+                ids.next("A"),
+                "high",
+                "schema",
+                f"Schema changed: {len(new_cols)} new, {len(missing_cols)} missing, "
+                f"{len(type_changes)} type change(s)",
+                schema_changes,
+                "Update consumers or the data contract.",
+            )
+        )
+    if drifted or schema_changes:
+        result.recommendations.append(
+            Recommendation(
+                ids.next("R"),
+                "high",
+                "Investigate the drifted columns and re-validate downstream models.",
+                "medium",
+            )
+        )
+    result.executive_summary = [
+        SummaryItem("Drifted columns", len(drifted), "critical" if drifted else "good"),
+        SummaryItem("Schema changes", schema_changes, "warning" if schema_changes else "good"),
+        SummaryItem("Columns compared", len(common), "info"),
+    ]
+    return result
+
+
+def _missing_counts(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
+    if not cols:
+        return {}
+    exprs = []
+    for i, c in enumerate(cols):
+        e = pl.col(c).is_null()
+        if frame.schema[c].is_float():
+            e = e | pl.col(c).is_nan().fill_null(False)
+        exprs.append(e.sum().alias(str(i)))
+    row = frame.select(exprs).row(0)
+    return {c: int(v or 0) for c, v in zip(cols, row, strict=True)}
+
+
+def _row_issues(
+    frame: pl.DataFrame, baseline: pl.DataFrame, c: str, dist: dict[str, Any]
+) -> list[RowIssue]:
+    out: list[RowIssue] = []
+    if dist["test"] == "numeric":
+        lo, hi = dist["baseline_range"]
+        col = pl.col(c)
+        x = (col.to_physical() if frame.schema[c].is_temporal() else col).cast(pl.Float64)
+        hits = frame.filter((x < lo) | (x > hi)).select(ROW_ID, c)
+        for rid, val in hits.iter_rows():
+            out.append(
+                RowIssue(int(rid), c, "outside_baseline_range", "low", val,
+                         f"{c}={val} outside the baseline range [{lo:.6g}, {hi:.6g}]")
+            )  # fmt: skip
+    elif dist["new_category_count"]:
+        seen = baseline.get_column(c).drop_nulls().cast(pl.String).unique()
+        s = pl.col(c).cast(pl.String)
+        hits = frame.filter(s.is_not_null() & ~s.is_in(seen.implode())).select(ROW_ID, c)
+        for rid, val in hits.iter_rows():
+            out.append(
+                RowIssue(int(rid), c, "new_category", "low", val,
+                         f"{c}: '{val}' does not occur in the baseline")
+            )  # fmt: skip
+    return out
