@@ -81,6 +81,7 @@ class ChangeBuilder:
         self.agent_id = agent_id
         self.objects: list[Change] = []
         self.parts: list[pl.DataFrame] = []
+        self._col_rows: list[dict[str, Any]] = []
 
     def cells(
         self,
@@ -100,6 +101,7 @@ class ChangeBuilder:
         n = int(diff.sum())
         if n == 0:
             return 0
+        self._flush()
         rids = row_ids.filter(diff)
         rules = _broadcast(rule, diff)
         reasons = _broadcast(reason, diff)
@@ -144,7 +146,8 @@ class ChangeBuilder:
         n = rows.height
         if n == 0:
             return 0
-        everything = pl.Series("m", [True] * n)
+        self._flush()
+        everything = pl.Series("m", [True] * n, dtype=pl.Boolean)
         rules = _broadcast(rule, everything)
         reasons = _broadcast(reason, everything)
         data = rows.drop(ROW_ID)
@@ -154,7 +157,7 @@ class ChangeBuilder:
             encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
         else:
             dicts = [{} for _ in range(n)]
-            encoded = pl.Series(["{}"] * n)
+            encoded = pl.Series(["{}"] * n, dtype=pl.String)
         self.objects.extend(
             map(
                 Change,
@@ -189,23 +192,26 @@ class ChangeBuilder:
         self, kind: ChangeKind, column: str, before: Any, after: Any, rule: str, reason: str
     ) -> None:
         self.objects.append(Change(kind, self.agent_id, rule, None, column, before, after, reason))
-        self.parts.append(
-            pl.DataFrame(
-                {
-                    "agent_id": [self.agent_id],
-                    "kind": [kind.value],
-                    "rule": [rule],
-                    "row_id": [None],
-                    "column": [column],
-                    "before": [None if before is None else str(before)],
-                    "after": [None if after is None else str(after)],
-                    "reason": [reason],
-                },
-                schema=CHANGE_SCHEMA,
-            )
+        self._col_rows.append(
+            {
+                "agent_id": self.agent_id,
+                "kind": kind.value,
+                "rule": rule,
+                "row_id": None,
+                "column": column,
+                "before": None if before is None else str(before),
+                "after": None if after is None else str(after),
+                "reason": reason,
+            }
         )
 
+    def _flush(self) -> None:
+        if self._col_rows:
+            self.parts.append(pl.DataFrame(self._col_rows, schema=CHANGE_SCHEMA))
+            self._col_rows = []
+
     def build(self) -> ChangeList:
+        self._flush()
         out = ChangeList(self.objects)
         out.frame = (
             pl.concat(self.parts, how="vertical")
@@ -369,6 +375,11 @@ DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
+)
+#: Something shaped like a date (cheap test before trying every format).
+DATE_SHAPE_RE = (
+    r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\d{1,2}\s+[A-Za-z]{3,}\.?\s+\d{4}"
+    r"|[A-Za-z]{3,}\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}-[A-Za-z]{3}-\d{4}"
 )
 _NUMERIC_DATE_RE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$"
 

@@ -61,9 +61,10 @@ def _find(parent: np.ndarray, i: int) -> int:
 def _normalised(frame: pl.DataFrame, keys: list[str]) -> list[pl.Expr]:
     tokens = sorted({t.lower() for t in DEFAULT_NULL_PLACEHOLDERS})
     exprs: list[pl.Expr] = []
+    schema = frame.schema
     for c in keys:
         e = pl.col(c).cast(pl.String)
-        if frame.schema[c] == pl.String:
+        if schema[c] == pl.String:
             low = e.str.strip_chars().str.to_lowercase()
             e = (
                 pl.when(low.is_in(tokens))
@@ -172,7 +173,8 @@ def run(frame: pl.DataFrame, params: DuplicateResolverParams, ctx: AgentContext)
         reps = work.filter((pl.col("__norm") == pl.col("__pos")) & ~pl.col("__empty")).select(
             ["__pos", *ncols]
         )
-        text_mask = [frame.schema[c] == pl.String for c in keys]
+        schema = frame.schema
+        text_mask = [schema[c] == pl.String for c in keys]
         for a, b, score in _fuzzy_pairs(reps, ncols, text_mask, params):
             ra, rb = _find(parent, a), _find(parent, b)
             fuzzy_score[b] = score

@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from transformers.agents.clean._common import (
+    DATE_SHAPE_RE,
     ChangeBuilder,
     detect_day_first,
     is_email_like,
@@ -56,7 +57,8 @@ AGENT_ID = "field-standardization"
 _UNIT_RE = r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([A-Za-zµ°%/]+)?$"
 
 
-def _apply_case(s: pl.Series, strategy: str) -> pl.Series:
+def _apply_case(s: Any, strategy: str) -> Any:
+    """On a Series or an Expr."""
     if strategy == "lower":
         return s.str.to_lowercase()
     if strategy == "upper":
@@ -112,6 +114,8 @@ def run(frame: pl.DataFrame, params: FieldStandardizationParams, ctx: AgentConte
     texts = text_columns(frame)
     if params.case_columns is not None:
         case_cols = set(resolve_all(ctx, params.case_columns, frame))
+    elif params.case_strategy == "preserve":
+        case_cols = set()
     else:
         case_cols = {
             c for c in texts if not is_email_like(c, frame[c]) and not is_id_like(c, frame[c])
@@ -119,7 +123,35 @@ def run(frame: pl.DataFrame, params: FieldStandardizationParams, ctx: AgentConte
     synonyms = {ctx.resolve(c, frame): m for c, m in params.synonyms.items()}
     units = {ctx.resolve(c, frame): m for c, m in params.units.items()}
 
+    # Batched pre-pass: skip the columns where no rule can change anything.
+    def cheap(c: str) -> pl.Expr:
+        e = pl.col(c)
+        if params.trim:
+            e = e.str.strip_chars()
+        if params.collapse_spaces:
+            e = e.str.replace_all(r"\s+", " ")
+        if c in case_cols:
+            e = _apply_case(e, params.case_strategy)  # type: ignore[arg-type]
+        return e
+
+    plain = [c for c in texts if c not in synonyms and c not in units]
+    todo = set(texts) - set(plain)
+    if plain and frame.height:
+        flags = frame.select(
+            [pl.col(c).ne_missing(cheap(c)).any().alias(f"x{i}") for i, c in enumerate(plain)]
+            + [
+                pl.col(c).str.contains(DATE_SHAPE_RE).mean().alias(f"d{i}")
+                for i, c in enumerate(plain)
+            ]
+        ).row(0, named=True)
+        for i, c in enumerate(plain):
+            datey = params.dates_to_iso and (flags[f"d{i}"] or 0) >= params.date_min_parse_ratio / 2
+            if flags[f"x{i}"] or datey:
+                todo.add(c)
+
     for c in texts:
+        if c not in todo:
+            continue
         before = frame[c]
         cur = before
         steps: list[tuple[str, pl.Series]] = []  # (rule, value after the step)
@@ -152,7 +184,7 @@ def run(frame: pl.DataFrame, params: FieldStandardizationParams, ctx: AgentConte
             present = ~missing_mask(cur)
             n_present = int(present.sum())
             if n_present:
-                looks_datey = cur.filter(present).str.contains(r"\d").mean()
+                looks_datey = cur.filter(present).str.contains(DATE_SHAPE_RE).mean()
                 if isinstance(looks_datey, float) and looks_datey >= params.date_min_parse_ratio:
                     order = params.day_first
                     if order is None:

@@ -162,7 +162,7 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
         work = work.with_columns(updates)
 
     drop_cols: list[str] = []
-    drop_row_mask = pl.Series([False] * n)
+    drop_row_mask = pl.Series([False] * n, dtype=pl.Boolean)
     new_cols: dict[str, pl.Series] = {}
     for c in data_columns(work):
         s = work[c]

@@ -75,19 +75,20 @@ def run(frame: pl.DataFrame, params: OutlierRemoverParams, ctx: AgentContext) ->
             f"{AGENT_ID}: lower_percentile must be below upper_percentile",
             details={"agent_id": AGENT_ID},
         )
+    schema = frame.schema
     if params.columns is not None:
         cols = resolve_all(ctx, params.columns, frame)
         for c in cols:
-            if not frame.schema[c].is_numeric():
+            if not schema[c].is_numeric():
                 raise InvalidParametersError(
-                    f"{AGENT_ID}: column '{c}' is not numeric ({frame.schema[c]})",
+                    f"{AGENT_ID}: column '{c}' is not numeric ({schema[c]})",
                     details={"agent_id": AGENT_ID, "column": c},
                 )
     else:
         cols = [
             c
             for c in data_columns(frame)
-            if frame.schema[c].is_numeric()
+            if schema[c].is_numeric()
             and (
                 params.include_ids_and_years
                 or not (is_id_like(c, frame[c]) or is_year_like(c, frame[c]))
@@ -97,7 +98,7 @@ def run(frame: pl.DataFrame, params: OutlierRemoverParams, ctx: AgentContext) ->
     changes = ChangeBuilder(AGENT_ID)
     issues: list[RowIssue] = []
     n = frame.height
-    remove = pl.Series([False] * n)
+    remove = pl.Series([False] * n, dtype=pl.Boolean)
     remove_reason: list[pl.Series] = []
     updates: list[pl.Series] = []
     per_column: dict[str, dict[str, float | int]] = {}

@@ -95,18 +95,18 @@ def _type_ok(s: pl.Series, type_name: str, day_first: bool | None) -> pl.Series:
     if s.dtype != pl.String:
         base = s.dtype
         if t in _TEXT_TYPES:
-            return pl.Series([True] * s.len())
+            return pl.Series([True] * s.len(), dtype=pl.Boolean)
         if t in _INT_TYPES:
-            return pl.Series([base.is_integer()] * s.len())
+            return pl.Series([base.is_integer()] * s.len(), dtype=pl.Boolean)
         if t in _NUMBER_TYPES:
-            return pl.Series([base.is_numeric()] * s.len())
+            return pl.Series([base.is_numeric()] * s.len(), dtype=pl.Boolean)
         if t in _BOOL_TYPES:
-            return pl.Series([base == pl.Boolean] * s.len())
+            return pl.Series([base == pl.Boolean] * s.len(), dtype=pl.Boolean)
         if t in _DATE_TYPES:
-            return pl.Series([base.is_temporal()] * s.len())
+            return pl.Series([base.is_temporal()] * s.len(), dtype=pl.Boolean)
         s = s.cast(pl.String)
     if t in _TEXT_TYPES:
-        return pl.Series([True] * s.len())
+        return pl.Series([True] * s.len(), dtype=pl.Boolean)
     if t in _INT_TYPES:
         num, _, _ = parse_numbers(s)
         return num.is_not_null() & (num == num.round(0)).fill_null(False)
@@ -199,22 +199,34 @@ def run(frame: pl.DataFrame, params: QuarantineParams, ctx: AgentContext) -> Age
         add("format_constraints", ~missing(c) & ~ok, f"'{c}' does not match {pattern}")
     cols = data_columns(frame)
     if params.quarantine_empty_rows and cols and n:
-        empty = pl.Series([True] * n)
+        empty = pl.Series([True] * n, dtype=pl.Boolean)
         for c in cols:
             empty = empty & missing(c)
         add("empty_row", empty, "the row is empty")
-    if params.detect_injection:
-        for c in text_columns(frame):
-            s = frame[c]
-            for kind, pattern in INJECTION_PATTERNS.items():
-                add("injection", s.str.contains(pattern), f"'{c}' looks like {kind} injection")
+    texts = text_columns(frame)
+    if params.detect_injection and texts and n:
+        hits = frame.select(
+            [
+                pl.col(c).str.contains(pattern).fill_null(False).any().alias(f"{k}|{c}")
+                for c in texts
+                for k, pattern in INJECTION_PATTERNS.items()
+            ]
+        ).row(0, named=True)
+        for key, hit in hits.items():
+            if hit:
+                kind, c = key.split("|", 1)
+                add(
+                    "injection",
+                    frame[c].str.contains(INJECTION_PATTERNS[kind]),
+                    f"'{c}' looks like {kind} injection",
+                )
 
     if reasons:
         reason = pl.select(pl.concat_str(reasons, separator="; ", ignore_nulls=True)).to_series()
         bad = reason.is_not_null() & (reason != "")
     else:
         reason = pl.Series([None] * n, dtype=pl.String)
-        bad = pl.Series([False] * n)
+        bad = pl.Series([False] * n, dtype=pl.Boolean)
     quarantined = frame.filter(bad)
     kept = frame.filter(~bad)
     q_reason = reason.filter(bad)

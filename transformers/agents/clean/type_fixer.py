@@ -26,11 +26,15 @@ text changed (``"1,234"`` -> ``1234``, ``"03/04/2024"`` -> ``2024-04-03``) is in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 
 from transformers.agents.clean._common import (
+    BOOL_TRUE,
+    DATE_SHAPE_RE,
+    NUMBER_RE,
     ChangeBuilder,
     detect_day_first,
     missing_mask,
@@ -59,9 +63,9 @@ AGENT_ID = "type-fixer"
 
 def _candidates(
     raw: pl.Series, present: pl.Series, params: TypeFixerParams
-) -> list[tuple[str, pl.Series, dict[str, Any]]]:
-    """(type name, parsed series with nulls where unparsed, extra info) for each candidate."""
-    out: list[tuple[str, pl.Series, dict[str, Any]]] = []
+) -> Iterator[tuple[str, pl.Series, dict[str, Any]]]:
+    """(type name, parsed series with nulls where unparsed, extra info) for each candidate.
+    A generator: the caller stops as soon as one candidate parses every value."""
     vals = raw.filter(present)
     if params.convert_numbers:
         num, integral, leading_zero = parse_numbers(raw)
@@ -69,15 +73,15 @@ def _candidates(
             if integral:
                 as_int = num.cast(pl.Int64, strict=False)
                 if bool((as_int.is_null() == num.is_null()).all()):
-                    out.append(("Int64", as_int, {}))
+                    yield ("Int64", as_int, {})
                 else:
-                    out.append(("Float64", num, {}))
+                    yield ("Float64", num, {})
             else:
-                out.append(("Float64", num, {}))
-    if params.convert_booleans:
-        b = parse_bool(raw)
-        out.append(("Boolean", b, {}))
-    if params.convert_dates:
+                yield ("Float64", num, {})
+    lowered = vals.str.strip_chars().str.to_lowercase()
+    if params.convert_booleans and lowered.n_unique() <= 2 * len(BOOL_TRUE):
+        yield ("Boolean", parse_bool(raw), {})
+    if params.convert_dates and bool(vals.str.contains(DATE_SHAPE_RE).any()):
         detected = detect_day_first(vals) if params.day_first is None else params.day_first
         order = params.day_first if params.day_first is not None else detected
         d = parse_dates(raw, bool(order))
@@ -87,16 +91,16 @@ def _candidates(
         n_d = int(d.filter(present).is_not_null().sum())
         n_dt = int(dt.filter(present).is_not_null().sum())
         if n_dt > n_d:
-            out.append(("Datetime", dt, info))
+            yield ("Datetime", dt, info)
         else:
-            out.append(("Date", d, info))
-    return out
+            yield ("Date", d, info)
 
 
 def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> AgentResult:
     result = AgentResult(agent_id=AGENT_ID)
     cols = resolve_all(ctx, params.columns, frame) if params.columns is not None else None
-    candidates = [c for c in (cols or text_columns(frame)) if frame.schema[c] == pl.String]
+    schema = frame.schema
+    candidates = [c for c in (cols or text_columns(frame)) if schema[c] == pl.String]
     rid = frame[ROW_ID]
     changes = ChangeBuilder(AGENT_ID)
     new_cols: dict[str, pl.Series] = {}
@@ -105,7 +109,71 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
     issues: list[RowIssue] = []
     undetermined: list[str] = []
 
-    for name in candidates:
+    # Batched pre-pass (one polars query for all columns): columns whose present values are
+    # all plain numbers are converted here; the rest go through the per-column detection.
+    tokens = sorted({t.strip().lower() for t in params.null_tokens} | {""})
+
+    def present_expr(c: str) -> pl.Expr:
+        return pl.col(c).is_not_null() & ~pl.col(c).str.strip_chars().str.to_lowercase().is_in(
+            tokens
+        )
+
+    slow = list(candidates)
+    if candidates and params.convert_numbers:
+        exprs: list[pl.Expr] = []
+        for i, c in enumerate(candidates):
+            t = pl.col(c).str.strip_chars()
+            pe = present_expr(c)
+            exprs += [
+                pe.sum().alias(f"p{i}"),
+                (pe & t.str.contains(NUMBER_RE)).sum().alias(f"n{i}"),
+                (pe & t.str.contains(r"^[+-]?[$€£¥]?\s?[+-]?0\d")).any().alias(f"z{i}"),
+                (pe & t.str.contains(r"[.eE]")).any().alias(f"d{i}"),
+            ]
+        stats = frame.select(exprs).row(0, named=True)
+        fast: list[tuple[str, str]] = []
+        for i, c in enumerate(candidates):
+            p_, n_ = stats[f"p{i}"], stats[f"n{i}"]
+            if p_ and n_ == p_ and not stats[f"z{i}"]:
+                fast.append((c, "Float64" if stats[f"d{i}"] else "Int64"))
+        conv = {
+            c: pl.when(present_expr(c))
+            .then(pl.col(c).str.strip_chars().str.replace_all(r"[$€£¥,\s]", ""))
+            .cast(pl.Float64 if tn == "Float64" else pl.Int64, strict=False)
+            .alias(c)
+            for c, tn in fast
+        }
+        if conv:
+            new_frame = frame.select(list(conv.values()))
+            diffs = frame.select(
+                [pl.col(c).ne_missing(e.cast(pl.String)).sum().alias(c) for c, e in conv.items()]
+            ).row(0, named=True)
+            for c, tn in fast:
+                new = new_frame[c]
+                if new.null_count() != frame.height - stats[f"p{candidates.index(c)}"]:
+                    continue  # e.g. an integer too large for Int64: per-column path
+                slow.remove(c)
+                changes.column(
+                    ChangeKind.COLUMN_TYPE,
+                    c,
+                    "String",
+                    str(new.dtype),
+                    f"to_{tn.lower()}",
+                    f"100.0% of non-null values parse as {tn}",
+                )
+                if diffs[c]:
+                    raw = frame[c]
+                    placeholder = raw.is_not_null() & new.is_null()
+                    rule = pl.select(
+                        pl.when(pl.lit(placeholder))
+                        .then(pl.lit("placeholder_null"))
+                        .otherwise(pl.lit(f"to_{tn.lower()}"))
+                    ).to_series()
+                    changes.cells(rid, c, raw, new, rule, f"text converted to {tn}")
+                new_cols[c] = new
+                converted[c] = str(new.dtype)
+
+    for name in slow:
         raw = frame[name]
         present = ~missing_mask(raw, params.null_tokens)
         n_present = int(present.sum())
@@ -117,6 +185,8 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
             ok = int((parsed.is_not_null() & present).sum())
             if ok > best_ok:
                 best, best_ok = (type_name, parsed, info), ok
+            if ok == n_present:
+                break
         if best is None or best_ok == 0:
             continue
         type_name, parsed, info = best
