@@ -178,9 +178,10 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
     ids = Ids("DD")
     result = AgentResult(agent_id=AGENT_ID)
     cur_cols, base_cols = data_columns(frame), data_columns(baseline)
-    new_cols = [c for c in cur_cols if c not in set(base_cols)]
-    missing_cols = [c for c in base_cols if c not in set(cur_cols)]
-    common = [c for c in cur_cols if c in set(base_cols)]
+    base_schema, cur_schema = baseline.schema, frame.schema
+    new_cols = [c for c in cur_cols if c not in base_schema]
+    missing_cols = [c for c in base_cols if c not in cur_schema]
+    common = [c for c in cur_cols if c in base_schema]
     nb, na = baseline.height, frame.height
     # missing counts of every common column, one select per frame
     miss_b = _missing_counts(baseline, common)
@@ -188,10 +189,10 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
     columns: dict[str, dict[str, Any]] = {}
     rows: list[RowIssue] = []
     for c in common:
-        kb, ka = kind_of(baseline.schema[c]), kind_of(frame.schema[c])
+        kb, ka = kind_of(base_schema[c]), kind_of(cur_schema[c])
         info: dict[str, Any] = {
-            "baseline_dtype": str(baseline.schema[c]),
-            "current_dtype": str(frame.schema[c]),
+            "baseline_dtype": str(base_schema[c]),
+            "current_dtype": str(cur_schema[c]),
         }
         xb, xa = miss_b[c], miss_a[c]
         z, p_missing = two_proportion_z(xb, nb, xa, na)
@@ -343,9 +344,10 @@ def _missing_counts(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
     if not cols:
         return {}
     exprs = []
+    schema = frame.schema
     for i, c in enumerate(cols):
         e = pl.col(c).is_null()
-        if frame.schema[c].is_float():
+        if schema[c].is_float():
             e = e | pl.col(c).is_nan().fill_null(False)
         exprs.append(e.sum().alias(str(i)))
     row = frame.select(exprs).row(0)

@@ -218,8 +218,9 @@ def screen_candidates(frame: pl.DataFrame, columns: list[str]) -> list[str]:
     exprs = []
     checked: list[str] = []
     out: list[str] = []
+    schema = frame.schema
     for c in columns:
-        dtype = frame.schema[c]
+        dtype = schema[c]
         if dtype.is_temporal() or name_hint(c) is not None:
             out.append(c)
         elif dtype == pl.String:
@@ -230,7 +231,8 @@ def screen_candidates(frame: pl.DataFrame, columns: list[str]) -> list[str]:
     if exprs:
         hits = frame.select(exprs).row(0)
         out += [c for c, hit in zip(checked, hits, strict=True) if hit]
-    return [c for c in columns if c in set(out)]
+    chosen = set(out)
+    return [c for c in columns if c in chosen]
 
 
 def _scatter(mask: pl.Series, ok: np.ndarray) -> pl.Series:

@@ -106,8 +106,9 @@ def run(frame: pl.DataFrame, params: ScoreRiskParams, ctx: AgentContext) -> Agen
     candidates = set(pp.screen_candidates(_evenly(scanned, SCREEN_ROWS), cols))
     # integer columns: only with a name hint (digit-only values are ambiguous)
     columns: dict[str, dict[str, Any]] = {}
+    schema = frame.schema
     for c in cols:
-        dtype = frame.schema[c]
+        dtype = schema[c]
         hint = pp.name_hint(c)
         if c in candidates:
             det = pp.detect_column(c, scanned.get_column(c), params.min_match_ratio)

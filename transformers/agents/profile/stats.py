@@ -73,7 +73,8 @@ def numeric_expr(name: str, dtype: pl.DataType, has_nan: bool = True) -> pl.Expr
 
 def nan_columns(frame: pl.DataFrame, columns: list[str]) -> set[str]:
     """Float columns that contain at least one NaN."""
-    floats = [c for c in columns if frame.schema[c].is_float()]
+    schema = frame.schema
+    floats = [c for c in columns if schema[c].is_float()]
     if not floats or frame.height == 0:
         return set()
     row = frame.select(pl.col(c).is_nan().any().alias(str(i)) for i, c in enumerate(floats))
