@@ -255,7 +255,6 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
             f"missing value handled by {strat}",
             mask=kept_rows,
         )
-        still = after.is_null() & kept_rows
         if ph is not None and strat == "none":
             shown = ph & kept_rows
             issues += row_issues(
@@ -266,7 +265,6 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
                 "low",
                 f"placeholder in '{c}' set to null (strategy none)",
             )
-            still = still & ~ph
     # 3. rows and columns
     if bool(drop_row_mask.any()):
         dropped = frame.filter(drop_row_mask)

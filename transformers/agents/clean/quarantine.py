@@ -56,7 +56,8 @@ AGENT_ID = "quarantine-agent"
 
 INJECTION_PATTERNS: dict[str, str] = {
     "sql": (
-        r"(?i)(?:['\"]\s*(?:or|and)\s+['\"]?\w+['\"]?\s*(?:=|<|>|like)\s*['\"]?\w+"
+        r"(?i)(?:['\"]\s*(?:or|and)\s+(?:['\"]?\d+['\"]?\s*(?:=|<|>)\s*['\"]?\d+"
+        r"|['\"]\w*['\"]\s*(?:=|like)\s*['\"]\w*|true\b)"
         r"|;\s*(?:drop|truncate|alter)\s+(?:table|database|schema)\b"
         r"|;\s*(?:delete\s+from|insert\s+into|shutdown|exec\b|execute\b)"
         r"|;\s*update\s+\w+\s+set\s+\w+\s*="
