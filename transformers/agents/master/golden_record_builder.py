@@ -179,7 +179,9 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         keep = ri != rj
         random_levels = _compare(specs, texts, ri[keep], rj[keep])
         u = scoring.estimate_u(random_levels, n_levels)
-        model = scoring.em(levels, n_levels, u, max_iter=p.em_max_iterations)
+        # at most ~2 true duplicates per row among the candidates (see scoring.em)
+        lam_max = min(0.5, 2.0 * n / max(len(left), 1))
+        model = scoring.em(levels, n_levels, u, max_iter=p.em_max_iterations, lam_max=lam_max)
         prob = scoring.fs_probability(levels, n_levels, model)
     else:
         weights = [p.field_weights.get(s.column, 1.0) for s in specs]

@@ -89,11 +89,17 @@ def em(
     levels: np.ndarray,
     n_levels: list[int],
     u: list[np.ndarray],
-    lam: float = 0.1,
+    lam: float = 0.01,
     max_iter: int = 100,
     tol: float = 1e-6,
+    lam_max: float = 0.5,
 ) -> FSModel:
-    """Estimate m and lambda on candidate pairs with u fixed (see module docstring)."""
+    """Estimate m and lambda on candidate pairs with u fixed (see module docstring).
+
+    ``lambda`` is capped at ``lam_max``: when blocking is loose, "every candidate pair is a
+    match" can fit the pair mixture as well as the real split (m collapses onto u); a cap at a
+    plausible match share keeps EM on the split that separates duplicates.
+    """
     m = prior_m(n_levels)
     pats, counts, _ = _patterns(levels, n_levels)
     model = FSModel(m=m, u=u, lam=lam)
@@ -106,7 +112,7 @@ def em(
         logit = np.log(lam) - np.log1p(-lam) + log_m - log_u
         p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
         cp = c * p
-        new_lam = float(np.clip(cp.sum() / c.sum(), 1e-9, 1 - 1e-9))
+        new_lam = float(np.clip(cp.sum() / c.sum(), 1e-9, min(lam_max, 1 - 1e-9)))
         new_m = []
         for k, nl in enumerate(n_levels):
             lv = pats[:, k].astype(np.int64)

