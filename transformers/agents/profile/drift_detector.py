@@ -101,11 +101,13 @@ def _chi2(table: np.ndarray) -> float:
 
 
 def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[str, Any]:
+    # sorted once: scipy sorts again, but already-sorted input is cheap to sort
+    b, a = np.sort(b), np.sort(a)
     ks = sps.ks_2samp(b, a)
     wd = float(sps.wasserstein_distance(b, a))
     sd = float(np.std(b, ddof=1)) if b.size > 1 else 0.0
     lo, hi = float(min(b.min(), a.min())), float(max(b.max(), a.max()))
-    pooled = np.concatenate([b, a])
+    pooled = np.sort(np.concatenate([b, a]), kind="stable")  # a merge of two sorted runs
     edges = np.unique(np.quantile(pooled, np.linspace(0, 1, params.psi_bins + 1)))
     if edges.size < 2:
         edges = np.array([lo, hi if hi > lo else lo + 1])

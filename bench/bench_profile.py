@@ -1,0 +1,161 @@
+"""profile-my-data at scale: the six agents on 1,000,000 rows x 20 columns.
+
+Measured, each in its own process (wall time and peak RSS):
+
+(a) lower bound: ``polars.read_csv`` + ``describe()`` + ``null_count()``;
+(b) ours: ``transformers.io.read_table`` (the real reader: parse once, infer over the whole
+    column) and then the six agents in order with one shared ``AgentContext``; the drift
+    detector gets the primary frame as its baseline (so it runs every test over every column
+    instead of being skipped; nothing drifts);
+(c) ydata-profiling (default mode) on a ``YDATA_SAMPLE``-row sample, scaled linearly to 1M rows.
+    It needs numpy/scipy versions other than the project's, so it runs from its own virtualenv
+    under ``var/bench/ydata-venv`` (``python -m venv ... && pip install ydata-profiling``);
+    when that is missing it is skipped and said so.
+
+Goals: (b) within 3x of (a), (c) at least 10x slower than (b), (b) peak RSS under 2 GB.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench._util import BENCH_DIR, ROOT, Measured, print_table, ratio, run_measured
+
+ROWS = 1_000_000
+YDATA_SAMPLE = 50_000
+DATA = BENCH_DIR / "profile_1m_x20.csv"
+YDATA_PY = BENCH_DIR / "ydata-venv" / "bin" / "python"
+
+GENERATE = r"""
+import sys
+import numpy as np
+import polars as pl
+n, path = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(20240601)
+def with_nulls(arr, share):
+    s = pl.Series(arr)
+    return s.scatter(rng.choice(n, int(n * share), replace=False), None)
+first = np.array(["Anna", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro"])
+df = pl.DataFrame({
+    "price": with_nulls(rng.lognormal(3, 1, n), 0.02),
+    "score": with_nulls(rng.normal(70, 12, n), 0.05),
+    "weight": rng.gamma(2.0, 3.0, n),
+    "lat": rng.uniform(-90, 90, n),
+    "lon": rng.uniform(-180, 180, n),
+    "ratio": with_nulls(rng.beta(2, 5, n), 0.10),
+    "qty": rng.poisson(4, n),
+    "customer_id": np.arange(n) + 100000,
+    "year": rng.integers(1990, 2025, n),
+    "visits": with_nulls(rng.negative_binomial(3, 0.3, n), 0.01),
+    "country": rng.choice(["DE", "FR", "US", "GB", "IN", "BR"], n),
+    "segment": rng.choice(["retail", "smb", "enterprise"], n, p=[0.7, 0.2, 0.1]),
+    "status": with_nulls(rng.choice(["active", "churned", "trial"], n), 0.03),
+    "email": pl.Series(np.char.add(np.char.add("user", np.arange(n).astype(str)), "@example.com")),
+    "first_name": rng.choice(first, n),
+    "phone": pl.Series(np.char.add("+1 555 ", rng.integers(1000000, 9999999, n).astype(str))),
+    "signup_date": pl.Series(np.datetime64("2015-01-01") + rng.integers(0, 3650, n)).cast(pl.Date),
+    "active": rng.integers(0, 2, n).astype(bool),
+    "notes": pl.Series(np.char.add("note ", rng.integers(0, 50000, n).astype(str))),
+    "mixed": pl.Series(np.where(rng.random(n) < 0.02, "n/a", rng.integers(0, 1000, n).astype(str))),
+})
+df.write_csv(path)
+print(df.shape)
+"""
+
+LOWER_BOUND = r"""
+import sys, polars as pl
+df = pl.read_csv(sys.argv[1], infer_schema_length=None)
+df.describe()
+df.null_count()
+print(df.shape)
+"""
+
+OURS = r"""
+import sys, time
+from pathlib import Path
+from transformers.agents.profile import AGENTS
+from transformers.contract import AgentContext
+from transformers.io import ReadOptions, read_table
+from transformers.registry import get_tool
+path = Path(sys.argv[1])
+t0 = time.perf_counter()
+loaded = read_table(path, filename=path.name, role="primary", options=ReadOptions())
+frame = loaded.frame
+timings = {"read": time.perf_counter() - t0}
+tool = get_tool("profile-my-data")
+ctx = AgentContext("bench", "bench", tool.tool_id, "", {"primary": frame, "baseline": frame},
+                   {"primary": loaded.info}, Path("/tmp"))
+for agent_id in tool.agent_ids:
+    ctx.agent_id = agent_id
+    t = time.perf_counter()
+    result = AGENTS[agent_id](frame, tool.agent(agent_id).params(), ctx)
+    timings[agent_id] = time.perf_counter() - t
+    assert str(result.status) == "success", (agent_id, result.error)
+    ctx.results[agent_id] = result
+print(" ".join(f"{k}={v:.2f}s" for k, v in timings.items()))
+print("grade", ctx.results["unified-profiler"].data["quality"]["grade"],
+      "row issues", len(ctx.results["unified-profiler"].row_level_issues))
+"""
+
+YDATA = r"""
+import sys, warnings
+warnings.filterwarnings("ignore")
+import polars as pl
+from ydata_profiling import ProfileReport
+pdf = pl.read_csv(sys.argv[1], n_rows=int(sys.argv[2]), infer_schema_length=None).to_pandas()
+ProfileReport(pdf, progress_bar=False).to_json()
+print(pdf.shape)
+"""
+
+
+def _measure_with(python: Path, label: str, code: str, *args: str) -> Measured:
+    """Like ``run_measured`` but with another interpreter (ydata-profiling's own venv)."""
+    t0 = time.perf_counter()
+    env = {**os.environ, "YDATA_PROFILING_NO_ANALYTICS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [str(python), "-c", code, *args], stdout=subprocess.PIPE, cwd=ROOT, env=env, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{label} failed")
+    return Measured(label, time.perf_counter() - t0, usage.ru_maxrss / 1024, out)
+
+
+def main() -> None:
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    if not DATA.exists():
+        gen = run_measured("generate", GENERATE, str(ROWS), str(DATA))
+        print(f"generated {DATA} in {gen.wall_s:.1f} s {gen.stdout.strip()}")
+    lower = run_measured("(a) polars read_csv+describe+null_count", LOWER_BOUND, str(DATA))
+    ours = run_measured("(b) read_table + six profile agents", OURS, str(DATA))
+    print(ours.stdout.strip())
+    rows = [lower, ours]
+    ydata: Measured | None = None
+    if YDATA_PY.exists():
+        try:
+            ydata = _measure_with(
+                YDATA_PY, f"(c) ydata-profiling {YDATA_SAMPLE} rows", YDATA, str(DATA),
+                str(YDATA_SAMPLE),
+            )  # fmt: skip
+            rows.append(ydata)
+        except RuntimeError as exc:
+            print(f"ydata-profiling skipped: {exc}")
+    else:
+        print(f"ydata-profiling skipped: no {YDATA_PY} (see the module docstring)")
+    print_table(f"profile-my-data, {ROWS:,} rows x 20 columns", rows)
+    print(f"  ours / (a) = {ratio(ours.wall_s, lower.wall_s)}   (goal <= 3x)")
+    print(f"  ours peak RSS = {ours.peak_rss_mb:.0f} MiB   (goal < 2048 MiB)")
+    if ydata is not None:
+        scaled = ydata.wall_s * ROWS / YDATA_SAMPLE
+        print(f"  (c) scaled to {ROWS:,} rows (linear) = {scaled:.1f} s")
+        print(f"  (c) / ours = {ratio(scaled, ours.wall_s)}   (goal >= 10x)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
