@@ -118,7 +118,9 @@ class OutputFile:
 
     name: str
     path: Path | None  # None once uploaded (e.g. when a run resumes from a checkpoint)
-    kind: str  # report | data | changes | quarantine | issues | golden | xref | stewardship | lineage
+    kind: (
+        str  # report | data | changes | quarantine | issues | golden | xref | stewardship | lineage
+    )
     content_type: str = "application/octet-stream"
 
 

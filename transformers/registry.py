@@ -361,9 +361,7 @@ def resolve_request(
                     "path": path,
                     "errors": [
                         {
-                            "path": ".".join(
-                                ["parameters", agent_id, *(str(p) for p in e["loc"])]
-                            ),
+                            "path": ".".join(["parameters", agent_id, *(str(p) for p in e["loc"])]),
                             "message": e["msg"],
                         }
                         for e in exc.errors()

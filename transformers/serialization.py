@@ -77,13 +77,10 @@ def result_from_dict(data: dict[str, Any]) -> AgentResult:
         recommendations=[Recommendation(**r) for r in data.get("recommendations", [])],
         executive_summary=[SummaryItem(**s) for s in data.get("executive_summary", [])],
         row_level_issues=[RowIssue(**r) for r in data.get("row_level_issues", [])],
-        changes=[
-            Change(**{**c, "kind": ChangeKind(c["kind"])}) for c in data.get("changes", [])
-        ],
+        changes=[Change(**{**c, "kind": ChangeKind(c["kind"])}) for c in data.get("changes", [])],
         # Outputs were uploaded when the agent finished; only their names survive a resume.
         outputs=[
-            OutputFile(name=o["name"], path=None, kind=o["kind"])
-            for o in data.get("outputs", [])
+            OutputFile(name=o["name"], path=None, kind=o["kind"]) for o in data.get("outputs", [])
         ],
         renames=dict(data.get("renames", {})),
         error_code=data.get("error_code"),

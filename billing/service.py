@@ -1,0 +1,261 @@
+"""The money path: holds at ``process``, captures per successful agent, release of the rest.
+
+Every entry carries a unique idempotency key (``task_id:agent_id:capture``, ``task_id:hold``,
+``task_id:release``, Stripe ``event.id``...), so a redelivered task or webhook never moves
+credits twice. Each write locks the tenant's wallet row first (``FOR UPDATE`` on PostgreSQL;
+SQLite serialises writers with ``BEGIN IMMEDIATE``), so concurrent holds cannot overspend.
+Services flush; the boundary (request or worker task) commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.exceptions import InsufficientCredits, OutstandingDebt
+from billing.models import AgentPrice, EntryKind, LedgerEntry, Wallet
+from core.db import is_postgres
+from transformers.registry import TOOLS, ToolSpec
+
+
+@dataclass(frozen=True)
+class WalletView:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+@dataclass(frozen=True)
+class Estimate:
+    credits: int
+    per_agent: dict[str, int]
+
+
+def sync_prices(session: Session) -> None:
+    """Seed missing agent prices from the registry; operator changes are kept."""
+    existing = set(session.scalars(select(AgentPrice.agent_id)))
+    for tool in TOOLS.values():
+        for agent in tool.agents:
+            if agent.agent_id not in existing:
+                session.add(AgentPrice(agent_id=agent.agent_id, credits=agent.price))
+                existing.add(agent.agent_id)
+    session.flush()
+
+
+def prices(session: Session) -> dict[str, int]:
+    table = {a.agent_id: a.credits for a in session.scalars(select(AgentPrice))}
+    for tool in TOOLS.values():
+        for agent in tool.agents:
+            table.setdefault(agent.agent_id, agent.price)
+    return table
+
+
+def set_price(session: Session, agent_id: str, credits: int) -> AgentPrice:
+    row = session.get(AgentPrice, agent_id)
+    if row is None:
+        row = AgentPrice(agent_id=agent_id, credits=credits)
+        session.add(row)
+    else:
+        row.credits = credits
+    session.flush()
+    return row
+
+
+def estimate(session: Session, tool: ToolSpec, agents: list[str], roles: set[str]) -> Estimate:
+    """Credits for the agents that will run: an agent whose required file is absent is skipped
+    and costs nothing, so it is not held either."""
+    table = prices(session)
+    per_agent = {
+        a: table[a] for a in agents if all(r in roles for r in tool.agent(a).requires_roles)
+    }
+    return Estimate(credits=sum(per_agent.values()), per_agent=per_agent)
+
+
+def _locked_wallet(session: Session, tenant_id: str) -> Wallet:
+    stmt = select(Wallet).where(Wallet.tenant_id == tenant_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    wallet = session.scalars(stmt).first()
+    if wallet is None:
+        # First entry for this tenant: create the row, tolerating a concurrent creator.
+        try:
+            with session.begin_nested():
+                session.add(Wallet(tenant_id=tenant_id, balance=0, held=0))
+        except IntegrityError:
+            pass
+        wallet = session.scalars(stmt).one()
+    return wallet
+
+
+def lock_wallet(session: Session, tenant_id: str) -> WalletView:
+    """Take the tenant's billing lock for the rest of the transaction."""
+    row = _locked_wallet(session, tenant_id)
+    return WalletView(row.balance, row.held)
+
+
+def wallet(session: Session, tenant_id: str) -> WalletView:
+    row = session.get(Wallet, tenant_id)
+    return WalletView(row.balance, row.held) if row else WalletView(0, 0)
+
+
+def ledger_totals(session: Session, tenant_id: str) -> WalletView:
+    """The balance derived from the ledger alone (reconciliation compares it with the wallet)."""
+    balance, held = session.execute(
+        select(
+            func.coalesce(func.sum(LedgerEntry.amount), 0),
+            func.coalesce(func.sum(LedgerEntry.held_delta), 0),
+        ).where(LedgerEntry.tenant_id == tenant_id)
+    ).one()
+    return WalletView(int(balance), int(held))
+
+
+def _entry_exists(session: Session, key: str) -> LedgerEntry | None:
+    return session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+
+
+def post(
+    session: Session,
+    tenant_id: str,
+    kind: EntryKind,
+    *,
+    key: str,
+    amount: int = 0,
+    held_delta: int = 0,
+    task_id: str | None = None,
+    agent_id: str | None = None,
+    tool_id: str | None = None,
+    reason: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> LedgerEntry | None:
+    """Append one entry and update the wallet; returns None if the key was already posted."""
+    wallet_row = _locked_wallet(session, tenant_id)
+    if _entry_exists(session, key) is not None:
+        return None
+    entry = LedgerEntry(
+        tenant_id=tenant_id,
+        kind=kind,
+        amount=amount,
+        held_delta=held_delta,
+        idempotency_key=key,
+        task_id=task_id,
+        agent_id=agent_id,
+        tool_id=tool_id,
+        reason=reason,
+        meta=meta or {},
+    )
+    session.add(entry)
+    wallet_row.balance += amount
+    wallet_row.held += held_delta
+    session.flush()
+    return entry
+
+
+def grant(
+    session: Session,
+    tenant_id: str,
+    credits: int,
+    reason: str,
+    key: str,
+    kind: EntryKind = EntryKind.GRANT,
+) -> LedgerEntry | None:
+    return post(session, tenant_id, kind, key=key, amount=credits, reason=reason)
+
+
+def hold_for_task(
+    session: Session, tenant_id: str, task_id: str, tool_id: str, credits: int
+) -> WalletView:
+    """Hold the estimate or raise 402. Runs in the transaction that marks the task QUEUED."""
+    wallet_row = _locked_wallet(session, tenant_id)
+    if wallet_row.balance < 0:
+        raise OutstandingDebt(
+            "Your balance is negative after a refund or dispute; top up to continue",
+            details={"balance": wallet_row.balance},
+        )
+    available = wallet_row.balance - wallet_row.held
+    if available < credits:
+        raise InsufficientCredits(
+            f"This task needs {credits} credits; {available} are available",
+            details={
+                "required": credits,
+                "available": available,
+                "shortfall": credits - available,
+                "top_up": "POST /v1/billing/top-ups",
+            },
+        )
+    if credits > 0:
+        post(
+            session,
+            tenant_id,
+            EntryKind.HOLD,
+            key=f"{task_id}:hold",
+            held_delta=credits,
+            task_id=task_id,
+            tool_id=tool_id,
+        )
+    return WalletView(wallet_row.balance, wallet_row.held)
+
+
+def task_hold_remaining(session: Session, task_id: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.held_delta), 0)).where(
+            LedgerEntry.task_id == task_id
+        )
+    )
+    return int(total or 0)
+
+
+def capture_agent(
+    session: Session, tenant_id: str, task_id: str, tool_id: str, agent_id: str, price: int
+) -> bool:
+    """Charge one successful agent, at most once (key ``task_id:agent_id:capture``).
+
+    Capped by what is still held for the task, so a price change mid-task never overdraws.
+    """
+    remaining = task_hold_remaining(session, task_id)
+    charge = max(0, min(price, remaining))
+    entry = post(
+        session,
+        tenant_id,
+        EntryKind.CAPTURE,
+        key=f"{task_id}:{agent_id}:capture",
+        amount=-charge,
+        held_delta=-charge,
+        task_id=task_id,
+        agent_id=agent_id,
+        tool_id=tool_id,
+    )
+    return entry is not None
+
+
+def release_task(session: Session, tenant_id: str, task_id: str, tool_id: str | None) -> int:
+    """Release whatever is still held for a task that ended (in any state). Idempotent."""
+    _locked_wallet(session, tenant_id)
+    remaining = task_hold_remaining(session, task_id)
+    if remaining <= 0:
+        return 0
+    entry = post(
+        session,
+        tenant_id,
+        EntryKind.RELEASE,
+        key=f"{task_id}:release",
+        held_delta=-remaining,
+        task_id=task_id,
+        tool_id=tool_id,
+    )
+    return remaining if entry else 0
+
+
+def charged_for_task(session: Session, task_id: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(-LedgerEntry.amount), 0)).where(
+            LedgerEntry.task_id == task_id, LedgerEntry.kind == EntryKind.CAPTURE
+        )
+    )
+    return int(total or 0)

@@ -1,0 +1,59 @@
+"""Structured JSON logs with trace and task ids on every line (stdlib logging + a formatter)."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from typing import Any
+
+from core.settings import get_settings
+
+#: Set by the gateway per request and by the worker per task; copied onto every record.
+log_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "log_context", default=None
+)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": self.service,
+            "event": record.getMessage(),
+        }
+        data.update(log_context.get() or {})
+        try:
+            from opentelemetry import trace
+
+            ctx = trace.get_current_span().get_span_context()
+            if ctx.is_valid:
+                data["trace_id"] = format(ctx.trace_id, "032x")
+                data["span_id"] = format(ctx.span_id, "016x")
+        except ImportError:  # pragma: no cover
+            pass
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(service: str) -> None:
+    s = get_settings()
+    root = logging.getLogger()
+    root.setLevel(s.log_level.upper())
+    # The real stderr: Celery redirects sys.stderr into its logger, which would loop.
+    handler = logging.StreamHandler(sys.__stderr__)
+    if s.log_json:
+        handler.setFormatter(JsonFormatter(service))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.handlers = [handler]
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

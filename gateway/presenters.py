@@ -1,0 +1,47 @@
+"""Row -> response conversions shared by the task endpoints."""
+
+from __future__ import annotations
+
+from gateway.schemas import AgentRunOut, TaskError, TaskOut
+from workers.models import Task
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        task_id=task.id,
+        tool_id=task.tool_id,
+        status=task.status,
+        progress=task.progress,
+        current_agent=task.current_agent,
+        agents=[
+            AgentRunOut(
+                agent_id=r.agent_id,
+                status=r.status,
+                duration_ms=r.duration_ms,
+                credits=r.credits_charged,
+                error={"code": r.error_code, "message": r.error_message} if r.error_code else None,
+            )
+            for r in task.runs
+        ],
+        attempt=task.attempt,
+        credits_held=task.credits_held,
+        credits_charged=task.credits_charged,
+        rows_processed=task.rows_processed,
+        files=[
+            {
+                "role": f.role,
+                "filename": f.filename,
+                "size": f.size,
+                "format": f.format,
+                "sha256": f.sha256,
+            }
+            for f in task.files
+        ],
+        error=TaskError(code=task.error_code, message=task.error_message)
+        if task.error_code
+        else None,
+        created_at=task.created_at,
+        queued_at=task.queued_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+    )

@@ -1,0 +1,56 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from core.db import get_engine
+from core.redis import get_redis
+from core.settings import get_settings
+from core.storage import get_storage
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+def _checks() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        out["database"] = "ok"
+    except Exception as exc:
+        out["database"] = f"error: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+        out["redis"] = "ok"
+    except Exception as exc:
+        out["redis"] = f"error: {type(exc).__name__}"
+    try:
+        get_storage().ping()
+        out["s3"] = "ok"
+    except Exception as exc:
+        out["s3"] = f"error: {type(exc).__name__}"
+    s = get_settings()
+    out["rate_limit_policy"] = "fail-open" if s.ratelimit_fail_open else "fail-closed"
+    return out
+
+
+@router.get("/readyz")
+async def readyz() -> JSONResponse:
+    """Ready when the database, Redis and S3 answer; says whether rate limiting fails closed."""
+    checks = await run_in_threadpool(_checks)
+    ok = all(v == "ok" for k, v in checks.items() if k in ("database", "redis", "s3"))
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )

@@ -1,0 +1,24 @@
+"""Every model, imported so that Alembic and the test suite see all tables in one metadata."""
+
+from billing.models import AgentPrice, LedgerEntry, StripeEvent, Wallet
+from core.db import Base
+from tenants.models import ApiKey, Plan, Tenant
+from workers.models import AgentRun, IdempotencyRecord, Task, TaskFile, TaskOutput
+
+metadata = Base.metadata
+
+__all__ = [
+    "AgentPrice",
+    "AgentRun",
+    "ApiKey",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "Plan",
+    "StripeEvent",
+    "Task",
+    "TaskFile",
+    "TaskOutput",
+    "Tenant",
+    "Wallet",
+    "metadata",
+]

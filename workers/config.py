@@ -1,0 +1,81 @@
+"""Celery configuration, built from the settings (spec: celery_config.py).
+
+Invariants: JSON only; ``task_acks_late`` with ``worker_prefetch_multiplier = 1``; the hard
+time limit is below the Redis ``visibility_timeout`` (set in every place kombu reads it), so a
+long task is never redelivered while it runs; missing queues are never created implicitly.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from kombu import Exchange
+from kombu import Queue as KombuQueue
+
+from core.settings import Settings
+from workers.queues import MAINTENANCE_QUEUE, all_queues
+
+
+def _tls_options(url: str) -> dict[str, Any] | None:
+    if url.startswith("rediss://"):
+        return {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return None
+
+
+def celery_config(s: Settings) -> dict[str, Any]:
+    transport = {
+        "visibility_timeout": s.celery_visibility_timeout,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 30,
+        "health_check_interval": 30,
+    }
+    queues = [KombuQueue(q, Exchange(q, type="direct"), routing_key=q) for q in all_queues()]
+    conf: dict[str, Any] = {
+        "broker_url": s.broker_url,
+        "result_backend": s.result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_time_limit": s.celery_task_time_limit,
+        "task_soft_time_limit": s.celery_task_soft_time_limit,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": s.celery_worker_concurrency,
+        "worker_max_memory_per_child": s.celery_worker_max_memory_per_child,
+        "worker_hijack_root_logger": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "visibility_timeout": s.celery_visibility_timeout,
+        "result_expires": 86400,
+        "task_queues": queues,
+        "task_default_queue": MAINTENANCE_QUEUE,
+        "task_create_missing_queues": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": {
+            "sweep": {
+                "task": "agensium.sweep",
+                "schedule": float(s.sweeper_interval_seconds),
+                "options": {"queue": MAINTENANCE_QUEUE},
+            },
+            "retention": {
+                "task": "agensium.retention",
+                "schedule": 3600.0,
+                "options": {"queue": MAINTENANCE_QUEUE},
+            },
+        },
+    }
+    tls = _tls_options(s.broker_url)
+    if tls:
+        conf["broker_use_ssl"] = tls
+    if _tls_options(s.result_backend):
+        conf["redis_backend_use_ssl"] = _tls_options(s.result_backend)
+    return conf

@@ -1,0 +1,61 @@
+"""Enqueue after commit, never before: jobs queued in a transaction are sent when it commits
+and dropped when it rolls back. The producer sends by task name and queue only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from workers.queues import CALLBACK_TASK, PROCESS_TASK, tool_queue
+
+log = logging.getLogger(__name__)
+_PENDING = "agensium_pending_sends"
+
+
+@dataclass(frozen=True)
+class PendingSend:
+    name: str
+    args: tuple[Any, ...]
+    queue: str
+    countdown: float | None = None
+
+
+def send_after_commit(session: Session, send: PendingSend) -> None:
+    session.info.setdefault(_PENDING, []).append(send)
+
+
+def enqueue_processing(session: Session, task_id: str, tenant_id: str, tool_id: str) -> None:
+    send_after_commit(session, PendingSend(PROCESS_TASK, (task_id, tenant_id), tool_queue(tool_id)))
+
+
+def enqueue_callback(session: Session, task_id: str) -> None:
+    from workers.queues import MAINTENANCE_QUEUE
+
+    send_after_commit(session, PendingSend(CALLBACK_TASK, (task_id,), MAINTENANCE_QUEUE))
+
+
+def send_now(send: PendingSend) -> None:
+    from workers.app import app
+
+    app.send_task(send.name, args=list(send.args), queue=send.queue, countdown=send.countdown)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending: list[PendingSend] = session.info.pop(_PENDING, [])
+    for send in pending:
+        try:
+            send_now(send)
+            log.info("task.enqueued name=%s args=%s queue=%s", send.name, send.args, send.queue)
+        except Exception:
+            # The row is committed as QUEUED: the sweeper re-sends a message that never left.
+            log.exception("task.enqueue_failed name=%s args=%s", send.name, send.args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,278 @@
+"""The task domain: create, attach files, process (validate, estimate, hold, enqueue), cancel,
+delete. Used by the gateway; services flush, the request boundary commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from billing import service as billing
+from core.db import utcnow
+from core.storage import Storage, input_key, task_prefix
+from tenants.models import Plan
+from tenants.repository import scoped
+from transformers.registry import get_tool, resolve_request
+from workers import lifecycle
+from workers.enqueue import enqueue_processing
+from workers.exceptions import MissingFile, QuotaExceeded, TaskNotFound, UnknownRole
+from workers.models import ACTIVE_STATUSES, AgentRun, Task, TaskFile, TaskStatus
+
+
+def create_task(
+    session: Session,
+    tenant_id: str,
+    tool_id: str,
+    agents: list[str] | None,
+    parameters: dict[str, Any] | None,
+    options: dict[str, Any] | None = None,
+    callback_url: str | None = None,
+    max_attempts: int = 3,
+) -> Task:
+    resolved = resolve_request(tool_id, agents, parameters)
+    task = Task(
+        tenant_id=tenant_id,
+        tool_id=resolved.tool.tool_id,
+        agents=resolved.agents,
+        parameters=resolved.parameters,
+        options=options or {},
+        callback_url=callback_url,
+        max_attempts=max_attempts,
+    )
+    session.add(task)
+    session.flush()
+    for position, agent_id in enumerate(resolved.agents):
+        session.add(
+            AgentRun(task_id=task.id, tenant_id=tenant_id, agent_id=agent_id, position=position)
+        )
+    session.flush()
+    return task
+
+
+def get_task(session: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> Task:
+    """Another tenant's task answers 404, exactly like a task that does not exist."""
+    stmt = scoped(Task, tenant_id).where(Task.id == task_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    task = session.scalars(stmt).first()
+    if task is None:
+        raise TaskNotFound("Task not found", details={"task_id": task_id})
+    return task
+
+
+def list_tasks(
+    session: Session,
+    tenant_id: str,
+    *,
+    status: str | None,
+    tool_id: str | None,
+    cursor: tuple[dt.datetime, str] | None,
+    limit: int,
+) -> list[Task]:
+    stmt = scoped(Task, tenant_id)
+    if status:
+        stmt = stmt.where(Task.status == status)
+    if tool_id:
+        stmt = stmt.where(Task.tool_id == tool_id)
+    if cursor:
+        created, last_id = cursor
+        stmt = stmt.where(
+            (Task.created_at < created) | ((Task.created_at == created) & (Task.id < last_id))
+        )
+    stmt = stmt.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def file_slot(task: Task, role: str, filename: str) -> tuple[str, str]:
+    """Validate the role for the task's tool and return (role, S3 key)."""
+    tool = get_tool(task.tool_id)
+    if tool.role(role) is None:
+        raise UnknownRole(
+            f"Tool '{task.tool_id}' has no file role '{role}'",
+            details={"role": role, "roles": [r.name for r in tool.file_roles]},
+        )
+    lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "upload files to")
+    return role, input_key(task.tenant_id, task.id, role, filename)
+
+
+def record_file(
+    session: Session,
+    task: Task,
+    role: str,
+    filename: str,
+    key: str,
+    *,
+    size: int | None,
+    sha256: str | None,
+    fmt: str | None,
+) -> TaskFile:
+    existing = task.file(role)
+    if existing is None:
+        existing = TaskFile(
+            task_id=task.id, tenant_id=task.tenant_id, role=role, key=key, filename=filename
+        )
+        task.files.append(existing)
+    existing.filename = filename
+    existing.key = key
+    existing.size = size
+    existing.sha256 = sha256
+    existing.format = fmt
+    existing.uploaded_at = utcnow() if size is not None else None
+    session.flush()
+    return existing
+
+
+def verify_files(task: Task, storage: Storage) -> None:
+    """Every required role uploaded, and each object really in S3 with its recorded size."""
+    tool = get_tool(task.tool_id)
+    missing = [r.name for r in tool.file_roles if r.required and task.file(r.name) is None]
+    for f in task.files:
+        info = storage.head(f.key)
+        if info is None:
+            missing.append(f.role)
+        elif f.size is not None and info.size != f.size:
+            raise MissingFile(
+                f"The {f.role} file in storage has {info.size} bytes, expected {f.size}",
+                details={"role": f.role, "expected": f.size, "actual": info.size},
+            )
+        else:
+            f.size = info.size
+    if missing:
+        raise MissingFile(
+            f"Upload the {', '.join(sorted(set(missing)))} file before processing",
+            details={"missing_roles": sorted(set(missing))},
+        )
+
+
+def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
+    """Runs while the tenant's wallet row is locked, so concurrent calls count one by one."""
+    active = [s.value for s in ACTIVE_STATUSES]
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.tenant_id == task.tenant_id, Task.status.in_(active))
+        )
+        or 0
+    )
+    if total >= plan.max_concurrent_tasks:
+        raise QuotaExceeded(
+            f"At most {plan.max_concurrent_tasks} tasks may be queued or processing at once",
+            details={
+                "quota": "max_concurrent_tasks",
+                "limit": plan.max_concurrent_tasks,
+                "current": total,
+            },
+            headers={"Retry-After": "30"},
+        )
+    per_tool = (
+        session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(
+                Task.tenant_id == task.tenant_id,
+                Task.tool_id == task.tool_id,
+                Task.status.in_(active),
+            )
+        )
+        or 0
+    )
+    if per_tool >= plan.max_concurrent_tasks_per_tool:
+        raise QuotaExceeded(
+            f"At most {plan.max_concurrent_tasks_per_tool} {task.tool_id} tasks may be"
+            " queued or processing at once",
+            details={
+                "quota": "max_concurrent_tasks_per_tool",
+                "tool_id": task.tool_id,
+                "limit": plan.max_concurrent_tasks_per_tool,
+                "current": per_tool,
+            },
+            headers={"Retry-After": "30"},
+        )
+
+
+def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> Task:
+    """CREATED -> QUEUED with a credit hold, in one transaction; the message goes after commit.
+
+    The conditional update makes two concurrent calls enqueue the task once: the loser sees
+    the row already QUEUED and gets 409 with the current status.
+    """
+    lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "process")
+    verify_files(task, storage)
+    tool = get_tool(task.tool_id)
+    roles = {f.role for f in task.files}
+    est = billing.estimate(session, tool, list(task.agents), roles)
+    # Lock the tenant's wallet first: it serialises this tenant's holds and quota counts.
+    billing.lock_wallet(session, task.tenant_id)
+    _check_concurrency(session, task, plan)
+    claimed = session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == TaskStatus.CREATED)
+        .values(
+            status=TaskStatus.QUEUED,
+            queued_at=utcnow(),
+            enqueued_at=utcnow(),
+            credits_held=est.credits,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(task)
+        lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "process")
+    billing.hold_for_task(session, task.tenant_id, task.id, task.tool_id, est.credits)
+    for run in task.runs:
+        run.price = est.per_agent.get(run.agent_id, 0)
+    session.flush()
+    session.refresh(task)
+    enqueue_processing(session, task.id, task.tenant_id, task.tool_id)
+    return task
+
+
+def cancel_task(session: Session, task: Task) -> Task:
+    """CREATED/QUEUED end at once (hold released); PROCESSING stops between agents."""
+    lifecycle.ensure(task, lifecycle.CANCELLABLE, "cancel")
+    if task.status == TaskStatus.PROCESSING:
+        task.cancel_requested = True
+        session.flush()
+        return task
+    finish(session, task, TaskStatus.CANCELLED, "CANCELLED", "Cancelled by the tenant")
+    return task
+
+
+def finish(
+    session: Session,
+    task: Task,
+    status: TaskStatus,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Put a task in a final state and release whatever is still held for it."""
+    lifecycle.transition(task, status)
+    task.error_code = error_code
+    task.error_message = error_message
+    task.finished_at = utcnow()
+    task.lease_owner = None
+    task.lease_expires_at = None
+    if status in (TaskStatus.COMPLETED, TaskStatus.COMPLETED_WITH_ERRORS):
+        task.progress = 100
+    task.current_agent = None
+    for run in task.runs:
+        if run.status in ("pending", "running"):
+            run.status = "cancelled" if status == TaskStatus.CANCELLED else "skipped"
+    billing.release_task(session, task.tenant_id, task.id, task.tool_id)
+    task.credits_charged = billing.charged_for_task(session, task.id)
+    task.credits_held = 0
+    session.flush()
+    if task.callback_url:
+        from workers.enqueue import enqueue_callback
+
+        enqueue_callback(session, task.id)
+
+
+def delete_task(session: Session, task: Task, storage: Storage) -> None:
+    lifecycle.ensure(task, lifecycle.DELETABLE, "delete")
+    storage.delete_prefix(task_prefix(task.tenant_id, task.id))
+    session.delete(task)
+    session.flush()

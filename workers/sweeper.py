@@ -1,0 +1,138 @@
+"""Housekeeping on the maintenance queue (run by beat):
+
+- re-send QUEUED tasks whose message was lost (queued longer than a threshold and absent from
+  the tool's queue and the broker's unacked set);
+- re-send PROCESSING tasks whose lease expired (the worker died) while attempts remain, and
+  fail those past their attempt budget, releasing their holds;
+- expire tasks never processed before the retention deadline; delete old inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+from sqlalchemy import select
+
+from core.db import session_scope, utcnow
+from core.settings import get_settings
+from core.storage import get_storage, task_prefix
+from workers.enqueue import PendingSend, send_now
+from workers.models import Task, TaskStatus
+from workers.queues import PROCESS_TASK, tool_queue
+from workers.service import finish
+
+log = logging.getLogger(__name__)
+
+
+def _ids_in_broker() -> set[str] | None:
+    """Task ids that have a message waiting or in flight; None if the broker can't be read."""
+    try:
+        import redis
+
+        from transformers.registry import TOOLS
+
+        client = redis.Redis.from_url(get_settings().broker_url)
+        ids: set[str] = set()
+        raw: list[bytes | str] = []
+        for tool in TOOLS.values():
+            raw.extend(client.lrange(tool.queue_name, 0, -1))
+        raw.extend(client.hvals("unacked"))
+        for item in raw:
+            try:
+                payload = json.loads(item)
+                if isinstance(payload, list):  # unacked: [message, exchange, routing_key]
+                    payload = payload[0]
+                args = payload.get("headers", {}).get("argsrepr", "")
+                for tid in _task_ids_from_argsrepr(args):
+                    ids.add(tid)
+            except (ValueError, AttributeError, KeyError, TypeError):
+                continue
+        return ids
+    except Exception:
+        log.warning("sweeper.broker_unreadable", exc_info=True)
+        return None
+
+
+def _task_ids_from_argsrepr(argsrepr: str) -> list[str]:
+    import re
+
+    return re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", argsrepr)
+
+
+def sweep() -> dict[str, int]:
+    s = get_settings()
+    now = utcnow()
+    lost_before = now - dt.timedelta(seconds=s.sweeper_lost_message_after_seconds)
+    counts = {"resent": 0, "failed": 0, "expired": 0}
+    in_broker = _ids_in_broker()
+    resend: list[tuple[str, str, str]] = []
+    with session_scope() as session:
+        stale_queued = session.scalars(
+            select(Task).where(Task.status == TaskStatus.QUEUED, Task.enqueued_at < lost_before)
+        ).all()
+        for task in stale_queued:
+            if in_broker is not None and task.id not in in_broker:
+                task.enqueued_at = now
+                resend.append((task.id, task.tenant_id, task.tool_id))
+        expired_leases = session.scalars(
+            select(Task).where(Task.status == TaskStatus.PROCESSING, Task.lease_expires_at < now)
+        ).all()
+        for task in expired_leases:
+            if task.attempt >= task.max_attempts:
+                finish(
+                    session,
+                    task,
+                    TaskStatus.FAILED,
+                    "ATTEMPTS_EXHAUSTED",
+                    f"The worker stopped {task.attempt} times while running this task",
+                )
+                counts["failed"] += 1
+            elif in_broker is None or task.id not in in_broker:
+                task.enqueued_at = now
+                resend.append((task.id, task.tenant_id, task.tool_id))
+        never_processed = session.scalars(
+            select(Task).where(
+                Task.status == TaskStatus.CREATED,
+                Task.created_at < now - dt.timedelta(days=s.retention_unprocessed_days),
+            )
+        ).all()
+        for task in never_processed:
+            finish(
+                session,
+                task,
+                TaskStatus.EXPIRED,
+                "EXPIRED",
+                "Never processed before the retention deadline",
+            )
+            counts["expired"] += 1
+    for task_id, tenant_id, tool_id in resend:
+        send_now(PendingSend(PROCESS_TASK, (task_id, tenant_id), tool_queue(tool_id)))
+        log.warning("sweeper.resent task_id=%s", task_id)
+        counts["resent"] += 1
+    return counts
+
+
+def apply_retention() -> dict[str, int]:
+    s = get_settings()
+    now = utcnow()
+    storage = get_storage()
+    deleted = 0
+    with session_scope() as session:
+        old_inputs = session.scalars(
+            select(Task).where(
+                Task.finished_at.is_not(None),
+                Task.finished_at < now - dt.timedelta(days=s.retention_inputs_days),
+            )
+        ).all()
+        for task in old_inputs:
+            prefix = task_prefix(task.tenant_id, task.id)
+            deleted += storage.delete_prefix(prefix + "inputs/")
+            deleted += storage.delete_prefix(prefix + "work/")
+            if task.finished_at and task.finished_at < now - dt.timedelta(
+                days=s.retention_outputs_days
+            ):
+                deleted += storage.delete_prefix(prefix + "outputs/")
+                task.outputs.clear()
+    return {"deleted_objects": deleted}

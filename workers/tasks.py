@@ -1,0 +1,68 @@
+"""The Celery tasks. ``process_analysis`` is the one unified task of the spec: it routes by the
+task row's ``tool_id`` through the tool registry (no if-chain) to the shared pipeline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from celery import Task as CeleryTask
+
+from workers.app import app
+from workers.queues import CALLBACK_TASK, PROCESS_TASK, RETENTION_TASK, SWEEP_TASK
+from workers.runner import RetryLater, run_task
+
+log = logging.getLogger(__name__)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@app.task(
+    bind=True,
+    name=PROCESS_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # the attempt budget lives on the task row, not in the message
+)
+def process_analysis(self: CeleryTask, task_id: str, tenant_id: str) -> dict[str, Any]:
+    """Process one task by id. Redelivered or duplicate messages are harmless (see runner)."""
+    try:
+        status = run_task(task_id, tenant_id, _owner(), celery_task=self)
+    except RetryLater as exc:
+        countdown = min(300, 2**exc.attempt) + (hash(task_id) % 1000) / 1000
+        raise self.retry(countdown=countdown, exc=exc.cause) from None
+    return {"task_id": task_id, "status": status}
+
+
+@app.task(name=SWEEP_TASK, acks_late=True)
+def sweep() -> dict[str, int]:
+    from workers.sweeper import sweep as run_sweep
+
+    return run_sweep()
+
+
+@app.task(name=RETENTION_TASK, acks_late=True)
+def retention() -> dict[str, int]:
+    from workers.sweeper import apply_retention
+
+    return apply_retention()
+
+
+@app.task(
+    bind=True,
+    name=CALLBACK_TASK,
+    acks_late=True,
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def deliver_callback(self: CeleryTask, task_id: str) -> dict[str, Any]:
+    from workers.callbacks import deliver
+
+    return deliver(task_id)
