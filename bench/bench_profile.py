@@ -104,9 +104,9 @@ print("grade", ctx.results["unified-profiler"].data["quality"]["grade"],
 YDATA = r"""
 import sys, warnings
 warnings.filterwarnings("ignore")
-import polars as pl
+import pandas as pd
 from ydata_profiling import ProfileReport
-pdf = pl.read_csv(sys.argv[1], n_rows=int(sys.argv[2]), infer_schema_length=None).to_pandas()
+pdf = pd.read_csv(sys.argv[1], nrows=int(sys.argv[2]))
 ProfileReport(pdf, progress_bar=False).to_json()
 print(pdf.shape)
 """
