@@ -86,3 +86,31 @@ class StripeEvent(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     tenant_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class MeterEventStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MeterEvent(Base):
+    """Outbox of usage to report to Stripe Billing Meters (postpaid plans).
+
+    Written in the transaction that captures the agent's credits, sent later by
+    ``billing.meters.send_pending``; ``identifier`` is the capture's idempotency key, which
+    Stripe also uses to drop a duplicate report.
+    """
+
+    __tablename__ = "meter_events"
+    __table_args__ = (Index("ix_meter_events_status_created", "status", "created_at"),)
+
+    identifier: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    event_name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=MeterEventStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
