@@ -17,8 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.exceptions import InsufficientCredits, OutstandingDebt
-from billing.models import AgentPrice, EntryKind, LedgerEntry, Wallet
+from billing.models import AgentPrice, EntryKind, LedgerEntry, MeterEvent, Wallet
 from core.db import is_postgres
+from core.settings import get_settings
+from tenants.models import Tenant
 from transformers.registry import TOOLS, ToolSpec
 
 
@@ -217,7 +219,11 @@ def capture_agent(
     """Charge one successful agent, at most once (key ``task_id:agent_id:capture``).
 
     Capped by what is still held for the task, so a price change mid-task never overdraws.
+    The wallet is locked before the hold is read, so two workers racing on one task (a lease
+    that expired under a slow agent) cannot both spend the same remainder. On a postpaid plan
+    the capture is also written to the meter outbox in the same transaction.
     """
+    _locked_wallet(session, tenant_id)
     remaining = task_hold_remaining(session, task_id)
     charge = max(0, min(price, remaining))
     entry = post(
@@ -231,7 +237,24 @@ def capture_agent(
         agent_id=agent_id,
         tool_id=tool_id,
     )
+    if entry is not None and charge > 0:
+        _queue_meter_event(session, tenant_id, entry.idempotency_key, charge)
     return entry is not None
+
+
+def _queue_meter_event(session: Session, tenant_id: str, identifier: str, credits: int) -> None:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None or not tenant.plan.postpaid:
+        return
+    session.add(
+        MeterEvent(
+            identifier=identifier,
+            tenant_id=tenant_id,
+            event_name=get_settings().stripe_meter_event_name,
+            value=credits,
+        )
+    )
+    session.flush()
 
 
 def release_task(session: Session, tenant_id: str, task_id: str, tool_id: str | None) -> int:
@@ -259,3 +282,134 @@ def charged_for_task(session: Session, task_id: str) -> int:
         )
     )
     return int(total or 0)
+
+
+# --- purchases, refunds, disputes (Stripe) -------------------------------------------------
+
+
+def purchase_key(payment_intent_id: str) -> str:
+    """One purchase per payment, whichever event (Checkout or PaymentIntent) reports it first."""
+    return f"stripe:{payment_intent_id}:purchase"
+
+
+def purchase_for_payment(session: Session, payment_intent_id: str) -> LedgerEntry | None:
+    return _entry_exists(session, purchase_key(payment_intent_id))
+
+
+def purchase(
+    session: Session,
+    tenant_id: str,
+    credits: int,
+    *,
+    payment_intent_id: str,
+    amount_cents: int,
+    event_id: str,
+    package_id: str | None,
+) -> LedgerEntry | None:
+    """Credit a paid top-up once per payment; None when it was already credited."""
+    return post(
+        session,
+        tenant_id,
+        EntryKind.PURCHASE,
+        key=purchase_key(payment_intent_id),
+        amount=credits,
+        reason=f"top-up {package_id or ''}".strip(),
+        meta={
+            "payment_intent": payment_intent_id,
+            "amount_cents": amount_cents,
+            "credits": credits,
+            "package_id": package_id,
+            "event_id": event_id,
+        },
+    )
+
+
+def removed_for_payment(session: Session, tenant_id: str, payment_intent_id: str) -> int:
+    """Credits already taken back (refunds and chargebacks) for one payment."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(-LedgerEntry.amount), 0)).where(
+            LedgerEntry.tenant_id == tenant_id,
+            LedgerEntry.kind.in_([EntryKind.REFUND, EntryKind.CHARGEBACK]),
+            LedgerEntry.idempotency_key.like(f"stripe:{payment_intent_id}:%"),
+        )
+    )
+    return int(total or 0)
+
+
+def remove_purchased(
+    session: Session,
+    tenant_id: str,
+    kind: EntryKind,
+    credits: int,
+    *,
+    key: str,
+    payment_intent_id: str,
+    reason: str,
+    meta: dict[str, Any],
+) -> LedgerEntry | None:
+    """Take back refunded or disputed credits, even below zero.
+
+    A negative balance is a recorded debt (``meta.debt``): ``hold_for_task`` refuses new tasks
+    with OUTSTANDING_DEBT until a top-up settles it. Never takes back more than was bought.
+    """
+    _locked_wallet(session, tenant_id)
+    bought = purchase_for_payment(session, payment_intent_id)
+    if bought is not None:
+        credits = min(
+            credits, bought.amount - removed_for_payment(session, tenant_id, payment_intent_id)
+        )
+    if credits <= 0:
+        return None
+    w = wallet(session, tenant_id)
+    debt = max(0, credits - w.balance) if w.balance >= 0 else credits
+    return post(
+        session,
+        tenant_id,
+        kind,
+        key=key,
+        amount=-credits,
+        reason=reason,
+        meta={**meta, "payment_intent": payment_intent_id, "debt": debt},
+    )
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletDifference:
+    tenant_id: str
+    cached: WalletView
+    ledger: WalletView
+
+
+def reconcile(session: Session, *, fix: bool = False) -> list[WalletDifference]:
+    """Recompute every wallet from the ledger; return the ones whose cache differs.
+
+    With ``fix`` the cached rows are rewritten from the ledger (the ledger is the truth).
+    A tenant with ledger entries but no wallet row counts as a difference too.
+    """
+    totals = {
+        tenant_id: WalletView(int(balance), int(held))
+        for tenant_id, balance, held in session.execute(
+            select(
+                LedgerEntry.tenant_id,
+                func.sum(LedgerEntry.amount),
+                func.sum(LedgerEntry.held_delta),
+            ).group_by(LedgerEntry.tenant_id)
+        )
+    }
+    cached = {w.tenant_id: w for w in session.scalars(select(Wallet))}
+    diffs: list[WalletDifference] = []
+    for tenant_id in sorted(set(totals) | set(cached)):
+        ledger_view = totals.get(tenant_id, WalletView(0, 0))
+        row = cached.get(tenant_id)
+        cached_view = WalletView(row.balance, row.held) if row else WalletView(0, 0)
+        if cached_view != ledger_view:
+            diffs.append(WalletDifference(tenant_id, cached_view, ledger_view))
+            if fix:
+                locked = _locked_wallet(session, tenant_id)
+                fresh = ledger_totals(session, tenant_id)
+                locked.balance, locked.held = fresh.balance, fresh.held
+    session.flush()
+    return diffs

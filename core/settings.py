@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_webhook_tolerance_seconds: int = 300
     credit_packages: str = "small:1000:1000,medium:5000:4500,large:10000:8000"
+    stripe_currency: str = "usd"
+    #: Billing Meter event name for postpaid usage (value = credits captured).
+    stripe_meter_event_name: str = "agensium_credits"
     signup_credits: int = 0
 
     # --- observability
