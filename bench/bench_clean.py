@@ -284,8 +284,9 @@ print(json.dumps({"read_s": round(t_read, 2), "rows_out": len(df), "changes": le
 
 
 def main() -> None:
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    path = BENCH_DIR / f"clean_dirty_{ROWS}.csv"
+    folder = BENCH_DIR / "clean"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"clean_dirty_{ROWS}.csv"
     if not path.exists():
         print(f"generating {path} ...")
         generate(str(path))
@@ -293,8 +294,11 @@ def main() -> None:
     rows: list[Measured] = []
     chain = run_measured("polars chain (with previewer)", CHAIN_CODE, str(path), params, "1")
     rows.append(chain)
+    print(f"  {chain.label}: {chain.wall_s:.1f} s, {chain.peak_rss_mb:.0f} MiB", flush=True)
     chain_np = run_measured("polars chain (no previewer)", CHAIN_CODE, str(path), params, "0")
     rows.append(chain_np)
+    m = chain_np
+    print(f"  {m.label}: {m.wall_s:.1f} s, {m.peak_rss_mb:.0f} MiB", flush=True)
     pandas = run_measured("pandas hand-written pipeline", PANDAS_CODE, str(path))
     rows.append(pandas)
     print_table(f"clean-my-data, {ROWS:,} rows", rows)

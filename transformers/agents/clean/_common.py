@@ -10,8 +10,11 @@ million-line ``change_log.csv`` without walking Python objects.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import repeat
 from typing import Any
 
@@ -27,6 +30,7 @@ __all__ = [
     "ChangeList",
     "as_text",
     "change_frame",
+    "count_kind",
     "data_columns",
     "detect_day_first",
     "is_email_like",
@@ -54,9 +58,39 @@ CHANGE_SCHEMA: dict[str, Any] = {
 
 
 class ChangeList(list[Change]):
-    """A plain list of ``Change`` that also carries the same entries as a polars frame."""
+    """A plain list of ``Change`` that also carries the same entries as a polars frame.
+
+    ``frame_only`` is set when built under ``frame_only_changes()`` (the previewer's
+    simulation): the list is then empty and only the frame holds the entries."""
 
     frame: pl.DataFrame | None = None
+    frame_only: bool = False
+
+
+_FRAME_ONLY: ContextVar[bool] = ContextVar("clean_changes_frame_only", default=False)
+
+
+@contextmanager
+def frame_only_changes() -> Iterator[None]:
+    """Inside this block agents build their change log as a frame only (no Change objects)."""
+    token = _FRAME_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _FRAME_ONLY.reset(token)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Creating a million small objects triggers the cyclic GC over every live object again
+    and again; nothing created here forms cycles, so pause it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def as_text(s: pl.Series) -> pl.Series:
@@ -79,6 +113,7 @@ class ChangeBuilder:
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
+        self.frame_only = _FRAME_ONLY.get()
         self.objects: list[Change] = []
         self.parts: list[pl.DataFrame] = []
         self._col_rows: list[dict[str, Any]] = []
@@ -105,19 +140,21 @@ class ChangeBuilder:
         rids = row_ids.filter(diff)
         rules = _broadcast(rule, diff)
         reasons = _broadcast(reason, diff)
-        self.objects.extend(
-            map(
-                Change,
-                repeat(ChangeKind.CELL, n),
-                repeat(self.agent_id, n),
-                rules,
-                rids.to_list(),
-                repeat(column, n),
-                before.filter(diff).to_list(),
-                after.filter(diff).to_list(),
-                reasons,
-            )
-        )
+        if not self.frame_only:
+            with _gc_paused():
+                self.objects.extend(
+                    map(
+                        Change,
+                        repeat(ChangeKind.CELL, n),
+                        repeat(self.agent_id, n),
+                        rules,
+                        rids.to_list(),
+                        repeat(column, n),
+                        before.filter(diff).to_list(),
+                        after.filter(diff).to_list(),
+                        reasons,
+                    )
+                )
         self.parts.append(
             pl.DataFrame(
                 {
@@ -153,24 +190,25 @@ class ChangeBuilder:
         data = rows.drop(ROW_ID)
         rids = rows[ROW_ID]
         if data.width:
-            dicts: list[Any] = data.to_dicts()
             encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
         else:
-            dicts = [{} for _ in range(n)]
             encoded = pl.Series(["{}"] * n, dtype=pl.String)
-        self.objects.extend(
-            map(
-                Change,
-                repeat(kind, n),
-                repeat(self.agent_id, n),
-                rules,
-                rids.to_list(),
-                repeat(None, n),
-                dicts,
-                repeat(None, n),
-                reasons,
-            )
-        )
+        if not self.frame_only:
+            with _gc_paused():
+                dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
+                self.objects.extend(
+                    map(
+                        Change,
+                        repeat(kind, n),
+                        repeat(self.agent_id, n),
+                        rules,
+                        rids.to_list(),
+                        repeat(None, n),
+                        dicts,
+                        repeat(None, n),
+                        reasons,
+                    )
+                )
         self.parts.append(
             pl.DataFrame(
                 {
@@ -212,13 +250,20 @@ class ChangeBuilder:
 
     def build(self) -> ChangeList:
         self._flush()
-        out = ChangeList(self.objects)
+        out = ChangeList([] if self.frame_only else self.objects)
         out.frame = (
             pl.concat(self.parts, how="vertical")
             if self.parts
             else pl.DataFrame(schema=CHANGE_SCHEMA)
         )
+        out.frame_only = self.frame_only
         return out
+
+
+def count_kind(changes: ChangeList, kind: ChangeKind) -> int:
+    if changes.frame is not None:
+        return int((changes.frame["kind"] == kind.value).sum())
+    return sum(1 for c in changes if c.kind == kind)
 
 
 def _text_or_none(v: Any) -> str | None:
@@ -233,11 +278,16 @@ def _text_or_none(v: Any) -> str | None:
     return str(v)
 
 
+def _has_full_frame(changes: ChangeList) -> bool:
+    frame = changes.frame
+    return frame is not None and (changes.frame_only or frame.height == len(changes))
+
+
 def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
     """The change log of one result as a frame (fast path for ``ChangeList``)."""
-    frame = changes.frame if isinstance(changes, ChangeList) else None
-    if frame is not None and frame.height == len(changes):
-        return frame
+    if isinstance(changes, ChangeList) and _has_full_frame(changes):
+        assert changes.frame is not None
+        return changes.frame
     return pl.DataFrame(
         {
             "agent_id": [c.agent_id for c in changes],
@@ -428,15 +478,31 @@ def detect_day_first(s: pl.Series) -> bool | None:
     return None
 
 
-def parse_dates(s: pl.Series, day_first: bool) -> pl.Series:
+def _parse_formats(
+    s: pl.Series, dtype: Any, formats: Sequence[str], present: pl.Series | None
+) -> pl.Series:
+    """Each value parsed with the first format that fits; formats are tried in order and the
+    loop stops once every present value has parsed (most columns need one or two formats)."""
+    t = s.str.strip_chars()
+    want = t.is_not_null() if present is None else (present & t.is_not_null())
+    out: pl.Series | None = None
+    for f in formats:
+        parsed = t.str.strptime(dtype, f, strict=False)
+        out = parsed if out is None else out.fill_null(parsed)
+        if not bool((out.is_null() & want).any()):
+            break
+    if out is None:
+        return pl.Series(s.name, [None] * s.len(), dtype=dtype)
+    return out.alias(s.name)
+
+
+def parse_dates(s: pl.Series, day_first: bool, present: pl.Series | None = None) -> pl.Series:
     """Parse text as dates trying ISO, the numeric order given, then month-name formats."""
-    t = s.str.strip_chars()
     ordered = (*YMD_FORMATS, *(DMY_FORMATS if day_first else MDY_FORMATS), *TEXT_DATE_FORMATS)
-    exprs = [pl.lit(t).str.strptime(pl.Date, f, strict=False) for f in ordered]
-    return pl.select(pl.coalesce(exprs)).to_series().alias(s.name)
+    return _parse_formats(s, pl.Date, ordered, present)
 
 
-def parse_datetimes(s: pl.Series) -> pl.Series:
-    t = s.str.strip_chars()
-    exprs = [pl.lit(t).str.strptime(pl.Datetime("us"), f, strict=False) for f in DATETIME_FORMATS]
-    return pl.select(pl.coalesce(exprs)).to_series().alias(s.name)
+def parse_datetimes(s: pl.Series, present: pl.Series | None = None) -> pl.Series:
+    if not bool(s.str.contains(":").any()):
+        return pl.Series(s.name, [None] * s.len(), dtype=pl.Datetime("us"))
+    return _parse_formats(s, pl.Datetime("us"), DATETIME_FORMATS, present)

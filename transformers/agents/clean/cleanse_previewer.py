@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from transformers.agents.clean._common import change_frame
+from transformers.agents.clean._common import change_frame, frame_only_changes
 from transformers.contract import (
     AgentContext,
     AgentResult,
@@ -113,7 +113,8 @@ def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) 
             )
             sub.work_dir.mkdir(parents=True, exist_ok=True)
             try:
-                res = fns[a](current, models[a], sub)
+                with frame_only_changes():
+                    res = fns[a](current, models[a], sub)
             except Exception as exc:  # report, go on with the same frame
                 per_agent[a] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
                 result.issues.append(
@@ -168,6 +169,7 @@ def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) 
             }
             if res.status == AgentStatus.SUCCESS and res.frame is not None:
                 current = res.frame
+            res.frame = None
     result.data = {
         "simulated_agents": chosen,
         "agents": per_agent,

@@ -83,47 +83,58 @@ def _normalised(frame: pl.DataFrame, keys: list[str]) -> list[pl.Expr]:
 def _fuzzy_pairs(
     reps: pl.DataFrame, ncols: list[str], text_mask: list[bool], params: DuplicateResolverParams
 ) -> list[tuple[int, int, float]]:
-    """Pairs (pos a, pos b, score) of distinct normalised records that fuzzily match."""
-    if reps.height < 2:
+    """Pairs (pos a, pos b, worst column score) of distinct normalised records that fuzzily
+    match. Vectorised: for each neighbour offset, the first text column is scored for all
+    neighbour pairs at once (``cpdist``), each further column only for the pairs still alive."""
+    m = reps.height
+    if m < 2:
         return []
-    key = reps.select(pl.concat_str([pl.col(c).fill_null("") for c in ncols], separator=_SEP))
-    key_s = key.to_series()
+    key_s = reps.select(
+        pl.concat_str([pl.col(c).fill_null("") for c in ncols], separator=_SEP)
+    ).to_series()
     pos = reps["__pos"].to_numpy()
-    cand: set[tuple[int, int]] = set()
     threshold = params.fuzzy_threshold
+    col_order = [j for j, t in enumerate(text_mask) if t] + [
+        j for j, t in enumerate(text_mask) if not t
+    ]
+    found: dict[tuple[int, int], float] = {}
     for reverse in (False, True):
         sort_by = key_s.str.reverse() if reverse else key_s
         order = sort_by.arg_sort().to_numpy()
-        ordered = key_s.gather(order).to_list()
-        m = len(ordered)
+        sorted_cols = [reps[c].gather(order) for c in ncols]
+        full_lists: dict[int, list[str]] = {}
         for k in range(1, min(params.fuzzy_window, m - 1) + 1):
-            scores = process.cpdist(
-                ordered[:-k], ordered[k:], scorer=fuzz.ratio, score_cutoff=threshold, workers=-1
-            )
-            for i in np.nonzero(scores >= threshold)[0]:
-                a, b = int(order[i]), int(order[i + k])
-                cand.add((min(a, b), max(a, b)))
-    if not cand:
-        return []
-    rows = reps.select(ncols).rows()
-    out: list[tuple[int, int, float]] = []
-    for a, b in sorted(cand):
-        ra, rb = rows[a], rows[b]
-        if all(v is None for v in ra) or all(v is None for v in rb):
-            continue
-        worst = 100.0
-        for va, vb, is_text in zip(ra, rb, text_mask, strict=True):
-            if va == vb:
-                continue
-            if va is None or vb is None or not is_text:
-                worst = -1
-                break
-            worst = min(worst, fuzz.ratio(va, vb))
-            if worst < threshold:
-                break
-        if worst >= threshold:
-            out.append((int(pos[a]), int(pos[b]), worst))
-    return out
+            idx = np.arange(m - k)
+            worst = np.full(m - k, 100.0)
+            for j in col_order:
+                if idx.size == 0:
+                    break
+                col = sorted_cols[j]
+                if text_mask[j]:
+                    if idx.size == m - k:
+                        if j not in full_lists:
+                            full_lists[j] = col.fill_null("").to_list()
+                        lst = full_lists[j]
+                        a_vals, b_vals = lst[:-k], lst[k:]
+                    else:
+                        a_vals = col.gather(idx).fill_null("").to_list()
+                        b_vals = col.gather(idx + k).fill_null("").to_list()
+                    sc = np.asarray(
+                        process.cpdist(
+                            a_vals, b_vals, scorer=fuzz.ratio, score_cutoff=threshold, workers=-1
+                        ),
+                        dtype=float,
+                    )
+                    keep = sc >= threshold
+                    worst = np.minimum(worst, sc)[keep]
+                else:
+                    keep = col.gather(idx).eq_missing(col.gather(idx + k)).to_numpy()
+                    worst = worst[keep]
+                idx = idx[keep]
+            for i, w in zip(idx.tolist(), worst.tolist(), strict=True):
+                a, b = int(pos[order[i]]), int(pos[order[i + k]])
+                found[(min(a, b), max(a, b))] = w
+    return [(a, b, w) for (a, b), w in sorted(found.items())]
 
 
 def run(frame: pl.DataFrame, params: DuplicateResolverParams, ctx: AgentContext) -> AgentResult:

@@ -32,6 +32,7 @@ import polars as pl
 from transformers.agents.clean._common import (
     DATE_SHAPE_RE,
     ChangeBuilder,
+    count_kind,
     detect_day_first,
     is_email_like,
     is_id_like,
@@ -239,7 +240,7 @@ def run(frame: pl.DataFrame, params: FieldStandardizationParams, ctx: AgentConte
     if renames:
         out = out.rename(renames)
     built = changes.build()
-    n_cells = sum(1 for ch in built if ch.kind == ChangeKind.CELL)
+    n_cells = count_kind(built, ChangeKind.CELL)
     result.frame = out
     result.changes = built
     result.renames = renames

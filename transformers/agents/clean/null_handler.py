@@ -29,6 +29,7 @@ import polars as pl
 
 from transformers.agents.clean._common import (
     ChangeBuilder,
+    count_kind,
     data_columns,
     missing_mask,
     row_issues,
@@ -289,7 +290,7 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
     if drop_cols:
         out = out.drop(drop_cols)
     built = changes.build()
-    cells = sum(1 for ch in built if ch.kind == ChangeKind.CELL)
+    cells = count_kind(built, ChangeKind.CELL)
     result.frame = out
     result.changes = built
     result.row_level_issues = issues

@@ -23,6 +23,7 @@ import polars as pl
 
 from transformers.agents.clean._common import (
     ChangeBuilder,
+    count_kind,
     data_columns,
     is_id_like,
     is_year_like,
@@ -173,7 +174,7 @@ def run(frame: pl.DataFrame, params: OutlierRemoverParams, ctx: AgentContext) ->
         "columns_checked": len(per_column),
         "outliers": total,
         "rows_removed": int(remove.sum()),
-        "cells_changed": sum(1 for ch in built if ch.kind == ChangeKind.CELL),
+        "cells_changed": count_kind(built, ChangeKind.CELL),
     }
     result.executive_summary = [
         SummaryItem("Outliers found", total, "warning" if total else "good")

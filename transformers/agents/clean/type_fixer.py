@@ -32,10 +32,12 @@ from typing import Any
 import polars as pl
 
 from transformers.agents.clean._common import (
+    BOOL_FALSE,
     BOOL_TRUE,
     DATE_SHAPE_RE,
     NUMBER_RE,
     ChangeBuilder,
+    count_kind,
     detect_day_first,
     missing_mask,
     parse_bool,
@@ -84,10 +86,10 @@ def _candidates(
     if params.convert_dates and bool(vals.str.contains(DATE_SHAPE_RE).any()):
         detected = detect_day_first(vals) if params.day_first is None else params.day_first
         order = params.day_first if params.day_first is not None else detected
-        d = parse_dates(raw, bool(order))
+        d = parse_dates(raw, bool(order), present)
         info = {"day_first": bool(order), "order_detected": params.day_first is None}
         info["order_undetermined"] = params.day_first is None and detected is None
-        dt = parse_datetimes(raw)
+        dt = parse_datetimes(raw, present)
         n_d = int(d.filter(present).is_not_null().sum())
         n_dt = int(dt.filter(present).is_not_null().sum())
         if n_dt > n_d:
@@ -119,8 +121,9 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
         )
 
     slow = list(candidates)
-    if candidates and params.convert_numbers:
+    if candidates and frame.height:
         exprs: list[pl.Expr] = []
+        bool_tokens = [*BOOL_TRUE, *BOOL_FALSE]
         for i, c in enumerate(candidates):
             t = pl.col(c).str.strip_chars()
             pe = present_expr(c)
@@ -129,13 +132,24 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
                 (pe & t.str.contains(NUMBER_RE)).sum().alias(f"n{i}"),
                 (pe & t.str.contains(r"^[+-]?[$€£¥]?\s?[+-]?0\d")).any().alias(f"z{i}"),
                 (pe & t.str.contains(r"[.eE]")).any().alias(f"d{i}"),
+                (pe & t.str.to_lowercase().is_in(bool_tokens)).sum().alias(f"b{i}"),
+                (pe & t.str.contains(DATE_SHAPE_RE)).sum().alias(f"s{i}"),
             ]
         stats = frame.select(exprs).row(0, named=True)
         fast: list[tuple[str, str]] = []
         for i, c in enumerate(candidates):
             p_, n_ = stats[f"p{i}"], stats[f"n{i}"]
-            if p_ and n_ == p_ and not stats[f"z{i}"]:
+            need = params.min_parse_ratio * p_
+            if not p_:
+                slow.remove(c)
+            elif params.convert_numbers and n_ == p_ and not stats[f"z{i}"]:
                 fast.append((c, "Float64" if stats[f"d{i}"] else "Int64"))
+            elif not (
+                (params.convert_numbers and n_ >= need)
+                or (params.convert_booleans and stats[f"b{i}"] >= need)
+                or (params.convert_dates and stats[f"s{i}"] >= need)
+            ):
+                slow.remove(c)  # no type can reach min_parse_ratio: stays text
         conv = {
             c: pl.when(present_expr(c))
             .then(pl.col(c).str.strip_chars().str.replace_all(r"[$€£¥,\s]", ""))
@@ -249,7 +263,7 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
 
     out = frame.with_columns(list(new_cols.values())) if new_cols else frame
     built = changes.build()
-    n_cells = sum(1 for c in built if c.kind == ChangeKind.CELL)
+    n_cells = count_kind(built, ChangeKind.CELL)
     result.frame = out
     result.changes = built
     result.row_level_issues = issues
