@@ -291,3 +291,23 @@ def test_outliers_all_acted_on_at_scale(tmp_path: Path) -> None:
     r = run_agent("outlier-remover", f, {"action": "cap"}, tmp_path)
     assert len(r.changes) == n // 1000
     assert r.frame is not None and r.frame["v"].max() < 1e6
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl", "parquet", "xlsx"])
+def test_writeback_formats(fmt: str, tmp_path: Path) -> None:
+    f = with_row_id(
+        pl.DataFrame({"a": [1, 2], "d": [dt.date(2024, 1, 31), None], "s": ["x", "=1+2"]})
+    )
+    run = run_chain(
+        f,
+        tmp_path,
+        {"cleanse-writeback": {"include_row_id": fmt == "csv"}},
+        agents=("cleanse-writeback",),
+        fmt=fmt,
+    )
+    outs = {o.name: o for o in run.results["cleanse-writeback"].outputs}
+    assert f"cleaned.{fmt}" in outs and "cleaned.csv" in outs and "change_log.csv" in outs
+    back = pl.read_csv(outs["cleaned.csv"].path, infer_schema_length=0)  # type: ignore[arg-type]
+    assert back["d"].to_list() == ["2024-01-31", None]
+    assert back["s"].to_list() == ["x", "=1+2"]  # CSV keeps exact values
+    assert (ROW_ID in back.columns) == (fmt == "csv")

@@ -62,13 +62,16 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
-    """Write with ``transformers.io.write_table`` when the io package provides it."""
-    try:
-        from transformers import io as tio
+    """Write with ``transformers.io.write_table`` (which drops ``__row_id__`` and neutralises
+    formulas in XLSX) when the io package provides it; keeping ``__row_id__`` needs our own."""
+    writer = None
+    if ROW_ID not in frame.columns:
+        try:
+            from transformers import io as tio
 
-        writer = getattr(tio, "write_table", None)
-    except Exception:  # the io package is still being written
-        writer = None
+            writer = getattr(tio, "write_table", None)
+        except Exception:  # the io package is unavailable
+            writer = None
     if writer is not None:
         writer(frame, path, fmt)
         return
