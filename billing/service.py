@@ -324,13 +324,20 @@ def purchase(
     )
 
 
-def removed_for_payment(session: Session, tenant_id: str, payment_intent_id: str) -> int:
-    """Credits already taken back (refunds and chargebacks) for one payment."""
+def removed_for_payment(
+    session: Session,
+    tenant_id: str,
+    payment_intent_id: str,
+    kinds: list[EntryKind] | None = None,
+) -> int:
+    """Credits already taken back (refunds and chargebacks by default) for one payment."""
     total = session.scalar(
         select(func.coalesce(func.sum(-LedgerEntry.amount), 0)).where(
             LedgerEntry.tenant_id == tenant_id,
-            LedgerEntry.kind.in_([EntryKind.REFUND, EntryKind.CHARGEBACK]),
-            LedgerEntry.idempotency_key.like(f"stripe:{payment_intent_id}:%"),
+            LedgerEntry.kind.in_(kinds or [EntryKind.REFUND, EntryKind.CHARGEBACK]),
+            LedgerEntry.idempotency_key.like(
+                "stripe:" + payment_intent_id.replace("_", r"\_") + ":%", escape="\\"
+            ),
         )
     )
     return int(total or 0)

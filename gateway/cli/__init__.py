@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from billing.cli import app as billing_app
 from gateway.cli.client import ApiError, Client, print_summary, watch
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -23,6 +24,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
+app.add_typer(billing_app, name="billing")
 console = Console()
 
 ApiUrl = Annotated[str, typer.Option(envvar="AGENSIUM_API_URL", help="Gateway base URL.")]

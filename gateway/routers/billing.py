@@ -1,20 +1,27 @@
-"""Tenant billing: estimate, wallet, ledger."""
+"""Tenant billing: estimate, wallet, ledger, top-ups (Stripe)."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
+import stripe
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from billing import service as billing
+from billing.exceptions import CheckoutUnavailable, StripeUnavailable
+from billing.meters import ensure_customer
 from billing.models import LedgerEntry
+from billing.stripe_client import CreditPackage, get_package, is_real_stripe, stripe_client
 from core.errors import ValidationFailedError
+from core.settings import get_settings
 from gateway.deps import SessionDep, TenantDep
 from gateway.errors import responses
 from tenants.repository import scoped
+from tenants.schemas import Principal
 from transformers.registry import get_tool, resolve_request
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
@@ -126,3 +133,126 @@ def ledger(
         ],
         next_cursor=nxt,
     )
+
+
+class TopUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package_id: str = Field(description="A credit package id (CREDIT_PACKAGES).")
+    mode: Literal["checkout", "payment_intent"] = Field(
+        "checkout",
+        description="`checkout`: a hosted Stripe Checkout page; `payment_intent`: a client "
+        "secret for Stripe.js or mobile SDKs.",
+    )
+    payment_method: str | None = Field(
+        None,
+        description="payment_intent mode only: a PaymentMethod id to confirm with at once "
+        "(server-to-server top-ups).",
+    )
+    success_url: str | None = Field(None, description="checkout mode: where Stripe returns.")
+    cancel_url: str | None = Field(None, description="checkout mode: where a cancel returns.")
+
+
+class TopUpOut(BaseModel):
+    package_id: str
+    credits: int
+    amount_cents: int
+    currency: str
+    mode: str
+    checkout_url: str | None = None
+    checkout_session_id: str | None = None
+    payment_intent_id: str | None = None
+    client_secret: str | None = None
+    status: str | None = None
+
+
+def _start_top_up(body: TopUpIn, principal: Principal, pkg: CreditPackage) -> TopUpOut:
+    assert principal.tenant_id is not None
+    settings = get_settings()
+    client = stripe_client()
+    metadata = {
+        "tenant_id": principal.tenant_id,
+        "package_id": pkg.package_id,
+        "credits": str(pkg.credits),
+    }
+    out = TopUpOut(
+        package_id=pkg.package_id,
+        credits=pkg.credits,
+        amount_cents=pkg.price_cents,
+        currency=settings.stripe_currency,
+        mode=body.mode,
+    )
+    if body.mode == "checkout" and not is_real_stripe():
+        raise CheckoutUnavailable(
+            "Checkout Sessions are not available on the configured Stripe API"
+            " (STRIPE_API_BASE points at a test fake); use mode=payment_intent",
+            details={"mode": "checkout"},
+        )
+    try:
+        customer = ensure_customer(client, principal.tenant_id)
+        if body.mode == "checkout":
+            base = (settings.public_base_url or "").rstrip("/")
+            session = client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "customer": customer,
+                    "line_items": [
+                        {
+                            "quantity": 1,
+                            "price_data": {
+                                "currency": settings.stripe_currency,
+                                "unit_amount": pkg.price_cents,
+                                "product_data": {"name": f"{pkg.credits} credits"},
+                            },
+                        }
+                    ],
+                    "metadata": metadata,
+                    "payment_intent_data": {"metadata": metadata},
+                    "success_url": body.success_url or f"{base}/billing/top-up/success",
+                    "cancel_url": body.cancel_url or f"{base}/billing/top-up/cancelled",
+                }
+            )
+            out.checkout_url, out.checkout_session_id = session.url, session.id
+            out.status = session.status
+            return out
+        params: dict[str, object] = {
+            "amount": pkg.price_cents,
+            "currency": settings.stripe_currency,
+            "customer": customer,
+            "metadata": metadata,
+            "payment_method_types": ["card"],
+        }
+        if body.payment_method:
+            params.update(payment_method=body.payment_method, confirm=True)
+        intent = client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
+        out.payment_intent_id, out.client_secret = intent.id, intent.client_secret
+        out.status = intent.status
+        return out
+    except stripe.CardError as exc:
+        raise StripeUnavailable(
+            f"The card was declined: {exc.user_message or exc}",
+            code="CARD_DECLINED",
+            details={"decline_code": getattr(exc, "code", None)},
+        ) from None
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(
+            "Stripe could not start the payment; nothing was charged. Try again shortly.",
+            details={"stripe_error": type(exc).__name__, "mode": body.mode},
+        ) from None
+
+
+@router.post(
+    "/top-ups", status_code=201, response_model=TopUpOut, responses=responses(401, 422, 503)
+)
+async def top_up(body: TopUpIn, principal: TenantDep) -> TopUpOut:
+    """Buy a credit package with Stripe.
+
+    `mode: checkout` answers a Stripe Checkout Session URL to redirect the customer to;
+    `mode: payment_intent` answers a PaymentIntent client secret (confirm it with Stripe.js, or
+    pass `payment_method` to confirm at once). The tenant's Stripe Customer is created on first
+    use. Credits are added when Stripe's webhook reports the payment (`POST
+    /v1/billing/stripe/webhook`), never by this call. 422 `UNKNOWN_PACKAGE`; 503
+    `CHECKOUT_UNAVAILABLE` when the configured Stripe API has no Checkout (a test fake),
+    `STRIPE_UNAVAILABLE` / `CARD_DECLINED` when Stripe refused, `STRIPE_NOT_CONFIGURED`.
+    """
+    pkg = get_package(body.package_id)
+    return await run_in_threadpool(_start_top_up, body, principal, pkg)
