@@ -5,14 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from core.logging import configure_logging
-from core.telemetry import setup_gateway_telemetry
-from gateway import dashboard
 from gateway.errors import install_error_handlers
-from gateway.metrics import router as metrics_router
-from gateway.ratelimit import install_rate_limits
 from gateway.routers import admin, billing, health, stripe_webhook, tasks, tools
-from gateway.routers.auth_session import router as auth_session_router
-from gateway.routers.usage import router as usage_router
 
 DESCRIPTION = """
 Data-quality analysis as a service. Create a task for a tool (`profile-my-data`,
@@ -29,13 +23,6 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for module in (health, tools, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
-    app.include_router(auth_session_router)
-    app.include_router(usage_router)
-    dashboard.install(app)
-    # Rate limits (gateway/ratelimit.py): checked before the routes run.
-    install_rate_limits(app)
-    app.include_router(metrics_router)  # /metrics, /v1/admin/queues
-    setup_gateway_telemetry(app)  # last: outside the rate limiter, so 429s count too
     return app
 
 
