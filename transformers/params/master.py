@@ -56,6 +56,13 @@ class GoldenRecordBuilderParams(AgentParams):
     min_fields_compared: int = Field(
         2, ge=1, description="Fields present on both sides needed before a pair may match."
     )
+    max_cluster_size: int = Field(
+        50,
+        ge=2,
+        le=1_000_000,
+        description="Transitive-closure guard: a merge that would make a cluster larger is "
+        "refused and reported.",
+    )
     u_sample_pairs: int = Field(200_000, ge=1_000, le=5_000_000)
     em_max_iterations: int = Field(100, ge=1, le=1_000)
     random_seed: int = 42

@@ -91,16 +91,20 @@ def _auto_blocking(
     name = r("surname") or r("full_name") or r("company")
     given = r("given_name")
     dob, pc = r("date_of_birth"), r("postcode")
+    # Every key must stay selective as the file grows: a key whose value set is fixed (a given
+    # name, a birth year) makes blocks that grow with N, i.e. quadratic pairs. Full dates,
+    # postcodes and surname codes have value sets that grow with the population.
     passes: list[list[str]] = []
     if name and dob:
         passes.append([f"metaphone({name})", f"year({dob})"])
-    if given and dob:
-        passes.append([f"metaphone({given})", f"year({dob})"])
     if pc and (given or name):
         passes.append([pc, f"first({given or name}, 1)"])
     if pc and name and given:
         passes.append([pc, f"first({name}, 1)"])
-    if dob and (name or given):
+    if dob and name and given:  # swap-proof: given name and surname swapped still block
+        passes.append([dob, f"min_initial({given}, {name})"])
+        passes.append([dob, f"max_initial({given}, {name})"])
+    elif dob and (name or given):
         passes.append([dob, f"first({given or name}, 1)"])
     for role in ("national_id", "email", "phone"):
         if r(role):
@@ -149,11 +153,21 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         pass_texts, sn_texts = _auto_blocking(roles, texts)
     passes = [[blocking.parse_key(k) for k in keys] for keys in pass_texts]
     passes = [
-        [blocking.KeyExpr(k.fn, ctx.resolve(k.column, frame), k.arg) for k in keys]
+        [
+            blocking.KeyExpr(
+                k.fn,
+                ctx.resolve(k.column, frame),
+                k.arg,
+                ctx.resolve(k.column2, frame) if k.column2 else None,
+            )
+            for k in keys
+        ]
         for keys in passes
     ]
     sn_cols = [[ctx.resolve(c, frame) for c in cols] for cols in sn_texts]
-    for col in {k.column for keys in passes for k in keys} | {c for cs in sn_cols for c in cs}:
+    for col in {c for keys in passes for k in keys for c in k.columns} | {
+        c for cs in sn_cols for c in cs
+    }:
         if col not in texts:
             texts[col] = comparators.normalise(
                 frame[col], comparators.kind_for(col, role_of(col), frame[col])
@@ -182,6 +196,8 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         # at most ~2 true duplicates per row among the candidates (see scoring.em)
         lam_max = min(0.5, 2.0 * n / max(len(left), 1))
         model = scoring.em(levels, n_levels, u, max_iter=p.em_max_iterations, lam_max=lam_max)
+        # u describes random pairs, so the prior must too (see scoring.random_pair_prior)
+        model = scoring.random_pair_prior(model, len(left), n * (n - 1) // 2)
         prob = scoring.fs_probability(levels, n_levels, model)
     else:
         weights = [p.field_weights.get(s.column, 1.0) for s in specs]
@@ -192,7 +208,9 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
     t_score = time.perf_counter()
 
     # Clustering.
-    cl = clustering.cluster(n, left[accepted], right[accepted], prob[accepted])
+    cl = clustering.cluster(
+        n, left[accepted], right[accepted], prob[accepted], max_size=p.max_cluster_size
+    )
     row_ids = frame[ROW_ID].to_numpy() if n else np.zeros(0, np.int64)
     cluster_ids = row_ids[cl.label] if n else np.zeros(0, np.int64)
     out = frame.with_columns(
@@ -233,6 +251,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         "multi_row_clusters": int(np.unique(cl.label[cl.size > 1]).size) if n else 0,
         "rows_in_multi_row_clusters": multi,
         "duplicate_rows_merged": len(merged_rows),
+        "refused_merges": cl.refused_merges,
         "blocking_ms": int((t_block - t0) * 1000),
         "comparison_ms": int((t_compare - t_block) * 1000),
         "scoring_ms": int((t_score - t_compare) * 1000),
@@ -256,9 +275,12 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
     }
     if model is not None:
         data["fellegi_sunter"] = {
-            "lambda": model.lam,
+            "lambda_candidates": model.lam,
+            "lambda_random_pairs": model.lam_score,
             "em_iterations": model.iterations,
             "em_converged": model.converged,
+            "lambda_prior": model.lam_prior,
+            "em_fallback": model.fallback,
             "fields": {
                 s.column: {
                     "m": [round(float(x), 6) for x in model.m[k]],
@@ -279,6 +301,19 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
                 "No identity columns were found to match on; every row is its own record.",
                 0,
                 "Name the match_columns parameter.",
+            )
+        )
+    if cl.refused_merges:
+        alerts.append(
+            Alert(
+                "cluster-size-cap",
+                "medium",
+                "matching",
+                f"{cl.refused_merges} accepted matches were not merged because the cluster "
+                f"would exceed max_cluster_size {p.max_cluster_size} (a chain of links); "
+                "review them in the stewardship queue or raise the cap.",
+                0,
+                "Inspect the largest clusters; tighten blocking or raise match_threshold.",
             )
         )
     if borderline:

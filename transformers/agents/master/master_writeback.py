@@ -25,6 +25,7 @@ from transformers.agents.master._common import (
 from transformers.agents.master.lineage_tracer import lineage_table
 from transformers.agents.master.stewardship_flagger import tasks
 from transformers.contract import ROW_ID, AgentContext, AgentResult, OutputFile, SummaryItem
+from transformers.io.writers import write_table
 from transformers.params.master import MasterWritebackParams, StewardshipFlaggerParams
 
 AGENT_ID = "master-writeback-agent"
@@ -39,28 +40,9 @@ CONTENT_TYPES = {
 
 
 def _write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
-    try:  # the shared writer, when the io package provides it
-        from transformers.io import write_table  # type: ignore[attr-defined]
-
-        write_table(frame, path, fmt)
-        return
-    except (ImportError, AttributeError, TypeError, NotImplementedError):
-        pass
-    flat = frame.with_columns(
-        [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_nested()]
-    )
-    if fmt == "parquet":
-        frame.write_parquet(path)
-    elif fmt == "tsv":
-        flat.write_csv(path, separator="\t")
-    elif fmt == "json":
-        flat.write_json(path)
-    elif fmt == "jsonl":
-        flat.write_ndjson(path)
-    elif fmt == "xlsx":
-        flat.write_excel(path)
-    else:
-        flat.write_csv(path)
+    """The shared writer (XLSX cells neutralised against formula injection, nested values as
+    JSON text); its errors surface instead of silently falling back to a plain polars write."""
+    write_table(frame, path, fmt)
 
 
 def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:

@@ -3,7 +3,9 @@
 A pass is a list of key expressions concatenated into one blocking key; rows sharing a key
 are compared. Expressions: ``column``, ``metaphone(column)``, ``soundex(column)``,
 ``nysiis(column)``, ``first(column, n)``, ``last(column, n)``, ``year(column)``,
-``digits(column)``. A row whose key has a missing part is not blocked by that pass (missing
+``digits(column)``, and the swap-proof ``min_initial(a, b)`` / ``max_initial(a, b)`` (the
+smaller / larger of the two columns' first letters: records with given name and surname
+swapped share both keys). A row whose key has a missing part is not blocked by that pass (missing
 never agrees with missing). A block larger than ``max_block_size`` is not compared all-pairs:
 it falls back to a sorted-neighbourhood window inside the block, which bounds the pairs per
 row. Sorted-neighbourhood passes sort all rows by a key and compare each row with the next
@@ -21,8 +23,23 @@ import polars as pl
 
 from transformers.errors import InvalidParametersError
 
-FUNCTIONS = ("exact", "metaphone", "soundex", "nysiis", "first", "last", "year", "digits")
-_EXPR_RE = re.compile(r"^\s*(?:(\w+)\s*\(\s*([^,()]+?)\s*(?:,\s*(\d+)\s*)?\)|([^()]+?))\s*$")
+FUNCTIONS = (
+    "exact",
+    "metaphone",
+    "soundex",
+    "nysiis",
+    "first",
+    "last",
+    "year",
+    "digits",
+    "min_initial",
+    "max_initial",
+)
+PAIR_FUNCTIONS = ("min_initial", "max_initial")
+_EXPR_RE = re.compile(
+    r"^\s*(?:(\w+)\s*\(\s*([^,()]+?)\s*(?:,\s*(?:(\d+)|([^,()]*?[^\d\s,()][^,()]*?))\s*)?\)"
+    r"|([^()]+?))\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -30,10 +47,17 @@ class KeyExpr:
     fn: str
     column: str
     arg: int | None = None
+    column2: str | None = None  # second column of the pair functions
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) if self.column2 is None else (self.column, self.column2)
 
     def __str__(self) -> str:
         if self.fn == "exact":
             return self.column
+        if self.column2 is not None:
+            return f"{self.fn}({self.column}, {self.column2})"
         return f"{self.fn}({self.column}{', ' + str(self.arg) if self.arg else ''})"
 
 
@@ -41,14 +65,21 @@ def parse_key(text: str) -> KeyExpr:
     m = _EXPR_RE.match(text)
     if not m:
         raise InvalidParametersError(f"golden-record-builder: bad blocking key '{text}'")
-    if m.group(4) is not None:
-        return KeyExpr("exact", m.group(4).strip())
+    if m.group(5) is not None:
+        return KeyExpr("exact", m.group(5).strip())
     fn = m.group(1).lower()
     if fn not in FUNCTIONS:
         raise InvalidParametersError(
             f"golden-record-builder: unknown blocking function '{fn}' in '{text}'",
             details={"functions": list(FUNCTIONS)},
         )
+    if (fn in PAIR_FUNCTIONS) != (m.group(4) is not None):
+        raise InvalidParametersError(
+            f"golden-record-builder: '{text}': {', '.join(PAIR_FUNCTIONS)} take two columns, "
+            "the other functions one column and an optional length"
+        )
+    if m.group(4) is not None:
+        return KeyExpr(fn, m.group(2).strip(), None, m.group(4).strip())
     arg = int(m.group(3)) if m.group(3) else None
     if fn in ("first", "last") and arg is None:
         arg = 1
@@ -68,10 +99,16 @@ def _phonetic(series: pl.Series, fn: str) -> pl.Series:
     return out["code"]
 
 
-def key_series(text: pl.Series, key: KeyExpr) -> pl.Series:
-    """One key expression over a column already in comparable text form."""
+def key_series(text: pl.Series, key: KeyExpr, other: pl.Series | None = None) -> pl.Series:
+    """One key expression over a column already in comparable text form (``other``: the
+    second column of a pair function)."""
     s = text.cast(pl.String)
-    if key.fn == "exact":
+    if key.fn in PAIR_FUNCTIONS:
+        assert other is not None
+        a, b = s.str.slice(0, 1), other.cast(pl.String).str.slice(0, 1)
+        pick = pl.min_horizontal if key.fn == "min_initial" else pl.max_horizontal
+        out = pl.select(pick(a, b)).to_series()  # one side missing: the other's initial
+    elif key.fn == "exact":
         out = s
     elif key.fn in ("metaphone", "soundex", "nysiis"):
         letters = pl.select(s.str.replace_all(r"[^\p{L}]", "")).to_series()
@@ -162,7 +199,9 @@ def candidate_pairs(
     per_pass: dict[str, int] = {}
     tiebreak = _concat([texts[c] for c in texts]) if texts else None
     for keys in passes:
-        series = [key_series(texts[k.column], k) for k in keys]
+        series = [
+            key_series(texts[k.column], k, texts[k.column2] if k.column2 else None) for k in keys
+        ]
         key = _concat(series, strict=True)
         pairs = block_pairs(key, max_block_size, window, tiebreak)
         per_pass[" + ".join(str(k) for k in keys)] = int(pairs.shape[0])

@@ -4,6 +4,11 @@ Edges are taken strongest first (Kruskal order), so the edges that join clusters
 maximum spanning forest; a cluster's ``trust_score`` is the weakest of those joining edges
 (the bottleneck: the least certain merge the cluster depends on). A singleton has no merge to
 doubt and gets 1.0.
+
+Transitive-closure guard: a chain of individually acceptable links can join unrelated records
+(A~B, B~C, ... into one giant cluster). A merge that would make a cluster larger than
+``max_size`` is refused (the edges are taken strongest first, so the weakest links of such a
+chain are the ones left out), and the refusals are counted for the report.
 """
 
 from __future__ import annotations
@@ -46,17 +51,24 @@ class Clusters:
     trust: np.ndarray  # per row: its cluster's bottleneck edge probability (1.0 singletons)
     best_edge: np.ndarray  # per row: strongest accepted edge touching it (NaN if none)
     joining_edges: int
+    refused_merges: int = 0  # merges refused because the cluster would exceed max_size
 
 
-def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> Clusters:
+def cluster(
+    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, max_size: int | None = None
+) -> Clusters:
     order = np.argsort(-prob, kind="stable")
     uf = UnionFind(n)
     trust_root: dict[int, float] = {}
-    joined = 0
+    joined = refused = 0
+    cap = max_size if max_size is not None else n
     for e in order.tolist():
         a, b = int(left[e]), int(right[e])
         ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
+            continue
+        if uf.size[ra] + uf.size[rb] > cap:
+            refused += 1
             continue
         p = float(prob[e])
         t = min(p, trust_root.pop(ra, 1.0), trust_root.pop(rb, 1.0))
@@ -77,4 +89,11 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> Cl
     if prob.size:
         np.fmax.at(best, left, prob)
         np.fmax.at(best, right, prob)
-    return Clusters(label=label, size=size, trust=trust, best_edge=best, joining_edges=joined)
+    return Clusters(
+        label=label,
+        size=size,
+        trust=trust,
+        best_edge=best,
+        joining_edges=joined,
+        refused_merges=refused,
+    )
