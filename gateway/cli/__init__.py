@@ -14,6 +14,7 @@ from rich.console import Console
 
 from billing.cli import app as billing_app
 from gateway.cli.client import ApiError, Client, print_summary, watch
+from gateway.cli.infra import app as infra_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 stack_app = typer.Typer(no_args_is_help=True, help="The embedded local stack.")
@@ -25,6 +26,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(db_app, name="db")
 app.add_typer(billing_app, name="billing")
+app.add_typer(infra_app, name="infra")
 console = Console()
 
 ApiUrl = Annotated[str, typer.Option(envvar="AGENSIUM_API_URL", help="Gateway base URL.")]
