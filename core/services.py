@@ -197,6 +197,9 @@ def start_seaweedfs(s3_port: int, workdir: Path) -> ManagedProcess:
             "-s3",
             f"-s3.port={s3_port}",
             f"-s3.port.grpc={free_port()}",
+            # Side listeners on fixed default ports would collide between two servers.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             f"-master.port={master}",
             f"-volume.port={volume}",
             f"-filer.port={filer}",

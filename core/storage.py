@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
+from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -141,7 +142,7 @@ class Storage:
             self.client.upload_file(
                 str(path), self.bucket, key, ExtraArgs=extra, Config=self.transfer
             )
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, S3UploadFailedError, S3TransferFailedError) as exc:
             raise _unavailable(exc) from exc
         return path.stat().st_size
 
@@ -158,7 +159,7 @@ class Storage:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise ObjectMissing(key) from exc
             raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, S3TransferFailedError) as exc:
             raise _unavailable(exc) from exc
 
     def get_bytes(self, key: str) -> bytes:

@@ -3,6 +3,7 @@ Celery worker process. Tests that need none of them (pure engine tests) start no
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -152,9 +153,10 @@ def start_worker(
     return proc
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(platform: Platform) -> Iterator[ManagedProcess]:
-    """One worker process serving every tool queue and the maintenance queue."""
+    """One worker process serving every tool queue and the maintenance queue, per test module
+    (worker tests that need the queues to themselves simply don't request it)."""
     from workers.queues import all_queues
 
     proc = start_worker(platform, all_queues(), "all", concurrency=2)
@@ -259,3 +261,5 @@ def submit(
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+logging.getLogger("httpx").setLevel(logging.WARNING)

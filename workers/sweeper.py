@@ -26,33 +26,35 @@ from workers.service import finish
 log = logging.getLogger(__name__)
 
 
-def _ids_in_broker() -> set[str] | None:
-    """Task ids that have a message waiting or in flight; None if the broker can't be read."""
+def _ids_in_broker() -> tuple[set[str], set[str]] | None:
+    """(ids waiting in a tool queue, ids delivered but unacknowledged); None if unreadable."""
     try:
         import redis
 
         from transformers.registry import TOOLS
 
         client = redis.Redis.from_url(get_settings().broker_url)
-        ids: set[str] = set()
-        raw: list[bytes | str] = []
+        waiting: set[str] = set()
         for tool in TOOLS.values():
-            raw.extend(client.lrange(tool.queue_name, 0, -1))
-        raw.extend(client.hvals("unacked"))
-        for item in raw:
-            try:
-                payload = json.loads(item)
-                if isinstance(payload, list):  # unacked: [message, exchange, routing_key]
-                    payload = payload[0]
-                args = payload.get("headers", {}).get("argsrepr", "")
-                for tid in _task_ids_from_argsrepr(args):
-                    ids.add(tid)
-            except (ValueError, AttributeError, KeyError, TypeError):
-                continue
-        return ids
+            for item in client.lrange(tool.queue_name, 0, -1):
+                waiting.update(_ids_of(item))
+        unacked: set[str] = set()
+        for item in client.hvals("unacked"):
+            unacked.update(_ids_of(item))
+        return waiting, unacked
     except Exception:
         log.warning("sweeper.broker_unreadable", exc_info=True)
         return None
+
+
+def _ids_of(item: bytes | str) -> list[str]:
+    try:
+        payload = json.loads(item)
+        if isinstance(payload, list):  # unacked entries are [message, exchange, routing_key]
+            payload = payload[0]
+        return _task_ids_from_argsrepr(str(payload.get("headers", {}).get("argsrepr", "")))
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError):
+        return []
 
 
 def _task_ids_from_argsrepr(argsrepr: str) -> list[str]:
@@ -66,14 +68,16 @@ def sweep() -> dict[str, int]:
     now = utcnow()
     lost_before = now - dt.timedelta(seconds=s.sweeper_lost_message_after_seconds)
     counts = {"resent": 0, "failed": 0, "expired": 0}
-    in_broker = _ids_in_broker()
+    seen = _ids_in_broker()
+    waiting, unacked = seen if seen is not None else (set(), set())
     resend: list[tuple[str, str, str]] = []
     with session_scope() as session:
         stale_queued = session.scalars(
             select(Task).where(Task.status == TaskStatus.QUEUED, Task.enqueued_at < lost_before)
         ).all()
         for task in stale_queued:
-            if in_broker is not None and task.id not in in_broker:
+            # A message waiting or in flight will be claimed; only a lost one is re-sent.
+            if seen is not None and task.id not in waiting and task.id not in unacked:
                 task.enqueued_at = now
                 resend.append((task.id, task.tenant_id, task.tool_id))
         expired_leases = session.scalars(
@@ -89,7 +93,9 @@ def sweep() -> dict[str, int]:
                     f"The worker stopped {task.attempt} times while running this task",
                 )
                 counts["failed"] += 1
-            elif in_broker is None or task.id not in in_broker:
+            elif task.id not in waiting:
+                # The worker died: its unacked message only returns after the visibility
+                # timeout, so re-send now (the claim makes a later duplicate harmless).
                 task.enqueued_at = now
                 resend.append((task.id, task.tenant_id, task.tool_id))
         never_processed = session.scalars(

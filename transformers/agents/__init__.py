@@ -12,7 +12,11 @@ from functools import cache
 from transformers.contract import AgentFn
 from transformers.errors import UnknownAgentError
 
-FAMILIES = ("transformers.agents.profile", "transformers.agents.clean", "transformers.agents.master")
+FAMILIES = (
+    "transformers.agents.profile",
+    "transformers.agents.clean",
+    "transformers.agents.master",
+)
 
 
 @cache
