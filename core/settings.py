@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     )
     ratelimit_fail_open: bool = False
     ratelimit_enabled: bool = True
+    #: Calls without a valid API key are limited per client address.
+    ratelimit_anonymous_per_minute: int = 120
 
     # --- billing / Stripe
     stripe_api_key: SecretStr | None = None

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from core.logging import configure_logging
 from gateway.errors import install_error_handlers
+from gateway.ratelimit import install_rate_limits
 from gateway.routers import admin, billing, health, stripe_webhook, tasks, tools
 
 DESCRIPTION = """
@@ -23,6 +24,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for module in (health, tools, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
+    # Rate limits (gateway/ratelimit.py): checked before the routes run.
+    install_rate_limits(app)
     return app
 
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing import service as billing
 from billing.models import EntryKind
 from core.db import new_id
+from core.errors import NotFoundError
+from gateway import ratelimit
 from gateway.deps import AdminDep, SessionDep
 from gateway.errors import responses
 from tenants import service as tenants
-from tenants.schemas import ApiKeyCreate, ApiKeyCreated, TenantCreate, TenantOut, TenantUpdate
+from tenants.models import Plan
+from tenants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    PlanOut,
+    TenantCreate,
+    TenantOut,
+    TenantUpdate,
+)
 from transformers.errors import UnknownAgentError
 from transformers.registry import all_agents
 
@@ -100,6 +110,40 @@ def grant(tenant_id: str, body: GrantIn, _: AdminDep, session: SessionDep) -> Le
     return LedgerEntryCreated(
         id=entry.id, tenant_id=tenant_id, kind=entry.kind, amount=entry.amount, reason=entry.reason
     )
+
+
+class PlanUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    submit_per_minute: int | None = Field(None, ge=0)
+    read_per_minute: int | None = Field(None, ge=0)
+    max_concurrent_tasks: int | None = Field(None, ge=0)
+    max_concurrent_tasks_per_tool: int | None = Field(None, ge=0)
+    max_file_bytes: int | None = Field(None, ge=0)
+    max_rows: int | None = Field(None, ge=0)
+    max_columns: int | None = Field(None, ge=0)
+    max_cell_length: int | None = Field(None, ge=0)
+
+
+@router.patch("/plans/{plan_id}", response_model=PlanOut, responses=responses(401, 403, 404, 422))
+def update_plan(plan_id: str, body: PlanUpdate, _: AdminDep, session: SessionDep) -> PlanOut:
+    """Edit a plan's limits and quotas. Every tenant on the plan gets them within
+    ``PRINCIPAL_CACHE_SECONDS`` (rate limits, concurrency, file size, rows, columns, cells);
+    tasks already queued keep the row limits they were processed with."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFoundError(
+            f"Unknown plan '{plan_id}'", code="PLAN_NOT_FOUND", details={"plan": plan_id}
+        )
+    for name, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(plan, name, value)
+    session.flush()
+    # Before the commit: a request in between may cache the old rates, for at most the TTL.
+    ratelimit.invalidate_plan_rates()
+    return PlanOut.model_validate(plan, from_attributes=True)
 
 
 class PriceIn(BaseModel):

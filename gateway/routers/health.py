@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from core.db import get_engine
 from core.redis import get_redis
-from core.settings import get_settings
 from core.storage import get_storage
+from gateway import ratelimit
 
 router = APIRouter(tags=["health"])
 
@@ -41,16 +41,19 @@ def _checks() -> dict[str, Any]:
         out["s3"] = "ok"
     except Exception as exc:
         out["s3"] = f"error: {type(exc).__name__}"
-    s = get_settings()
-    out["rate_limit_policy"] = "fail-open" if s.ratelimit_fail_open else "fail-closed"
     return out
 
 
 @router.get("/readyz")
-async def readyz() -> JSONResponse:
-    """Ready when the database, Redis and S3 answer; says whether rate limiting fails closed."""
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database, Redis and S3 answer; says whether rate limiting fails closed
+    (then its storage must answer too, since guarded routes would refuse every call)."""
     checks = await run_in_threadpool(_checks)
-    ok = all(v == "ok" for k, v in checks.items() if k in ("database", "redis", "s3"))
+    checks.update(await run_in_threadpool(ratelimit.readiness, request.app))
+    needed = ["database", "redis", "s3"]
+    if checks["rate_limit_policy"] == "fail-closed":
+        needed.append("rate_limit_storage")
+    ok = all(checks.get(k) == "ok" for k in needed)
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
     )

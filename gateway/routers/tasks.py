@@ -342,6 +342,13 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
         task = service.get_task(session, principal.tenant_id, task_id)
         _adopt_presigned_uploads(session, task, storage)
         plan = session.get(Tenant, principal.tenant_id).plan  # type: ignore[union-attr]
+        # The plan's size limits travel with the task: the worker's reader enforces them.
+        task.options = {
+            **(task.options or {}),
+            "max_rows": plan.max_rows,
+            "max_columns": plan.max_columns,
+            "max_cell_length": plan.max_cell_length,
+        }
         task = service.process_task(session, task, plan, storage)
         return ProcessAccepted(task_id=task.id, status=task.status, credits_held=task.credits_held)
 
