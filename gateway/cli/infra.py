@@ -6,8 +6,9 @@ queues exist. Everything that must exist once per tool queue is rendered from it
 - ``infra/k8s/base/workers.generated.yaml``: per tool, a worker Deployment and a KEDA
   ``ScaledObject`` on the Redis list length of the tool's queue;
 - the per-tool worker services inside ``infra/compose.yaml`` (between the generated markers);
-- ``infra/grafana/dashboards/agensium.json``: the operations dashboard (metric names live in
-  ``METRICS`` below, one place).
+- ``infra/prometheus/prometheus.yml``: scrape jobs for the gateway and every worker service;
+- ``infra/grafana/dashboards/agensium.json``: the operations dashboard (metric names come from
+  ``core.metrics``, where the metrics are defined: ``METRICS`` below).
 
 So registering a tool adds its queue (``workers.config`` reads the registry), its pool and its
 scaler. ``agensium infra render --check`` fails when the committed files differ from what the
@@ -36,6 +37,7 @@ console = Console()
 K8S_WORKERS = Path("infra/k8s/base/workers.generated.yaml")
 COMPOSE = Path("infra/compose.yaml")
 DASHBOARD = Path("infra/grafana/dashboards/agensium.json")
+PROMETHEUS = Path("infra/prometheus/prometheus.yml")
 
 COMPOSE_BEGIN = "  # >>> BEGIN GENERATED: per-tool workers (agensium infra render; do not edit)"
 COMPOSE_END = "# <<< END GENERATED"
@@ -47,7 +49,8 @@ CONFIGMAP = "agensium-config"
 SECRET = "agensium-secrets"
 REDIS_AUTH = "agensium-redis"
 
-#: Metric names the dashboard queries (exported by the gateway and the workers).
+#: Metric names the dashboard queries, as exposed (defined in core/metrics.py; the queue depth
+#: is read at scrape time by gateway/metrics.py). Labels: tool, agent, status, queue, route.
 METRICS: dict[str, str] = {
     "queue_depth": "agensium_queue_depth",
     "tasks": "agensium_tasks_total",
@@ -56,6 +59,12 @@ METRICS: dict[str, str] = {
     "credits_captured": "agensium_credits_captured_total",
     "http_requests": "agensium_http_requests_total",
 }
+#: Where a worker's main process serves its pool's metrics (core.metrics, multiprocess mode).
+WORKER_METRICS_PORT = 9808
+WORKER_METRICS_ENV: tuple[tuple[str, str], ...] = (
+    ("AGENSIUM_WORKER_METRICS_PORT", str(WORKER_METRICS_PORT)),
+    ("PROMETHEUS_MULTIPROC_DIR", "/tmp/prometheus"),
+)
 
 #: Settings whose values are secrets: always injected from the Secret, never from config.
 SECRET_ENV: tuple[tuple[str, bool], ...] = (
@@ -188,6 +197,7 @@ def worker_deployment(tool_id: str, queue: str) -> dict[str, Any]:
         {"name": "CELERY_TASK_SOFT_TIME_LIMIT", "value": str(TASK_SOFT_TIME_LIMIT)},
         {"name": "CELERY_VISIBILITY_TIMEOUT", "value": str(VISIBILITY_TIMEOUT)},
         {"name": "OTEL_SERVICE_NAME", "value": f"agensium-worker-{k8s_name(tool_id)}"},
+        *({"name": k, "value": v} for k, v in WORKER_METRICS_ENV),
         *_secret_env(),
     ]
     return {
@@ -203,7 +213,14 @@ def worker_deployment(tool_id: str, queue: str) -> dict[str, Any]:
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(WORKER_METRICS_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
                 "spec": {
                     "serviceAccountName": "agensium",
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
@@ -219,6 +236,7 @@ def worker_deployment(tool_id: str, queue: str) -> dict[str, Any]:
                             "name": "worker",
                             "image": WORKER_IMAGE,
                             "command": worker_command(queue, pool.concurrency),
+                            "ports": [{"name": "metrics", "containerPort": WORKER_METRICS_PORT}],
                             "envFrom": [{"configMapRef": {"name": CONFIGMAP}}],
                             "env": env,
                             "resources": {
@@ -319,6 +337,7 @@ def render_compose_block(tools: dict[str, Any]) -> str:
             f"      CELERY_WORKER_CONCURRENCY: {_flow(str(pool.concurrency))}",
             f"      OTEL_SERVICE_NAME: {_flow(service)}",
             f"      WORKER_NODE: {_flow(tool.queue_name)}",
+            *(f"      {k}: {_flow(v)}" for k, v in WORKER_METRICS_ENV),
         ]
     lines.append(COMPOSE_END)
     return "\n".join(lines)
@@ -352,7 +371,7 @@ def _panel(
 
 def render_dashboard() -> str:
     m = METRICS
-    tool = 'tool_id=~"$tool"'
+    tool = 'tool=~"$tool"'
     panels = [
         _panel(
             1,
@@ -367,8 +386,8 @@ def render_dashboard() -> str:
             "Task rate per tool and status",
             [
                 (
-                    f"sum by (tool_id, status) (rate({m['tasks']}{{{tool}}}[5m]))",
-                    "{{tool_id}} {{status}}",
+                    f"sum by (tool, status) (rate({m['tasks']}{{{tool}}}[5m]))",
+                    "{{tool}} {{status}}",
                 )
             ],
             "ops",
@@ -380,14 +399,14 @@ def render_dashboard() -> str:
             "Task duration p50 / p95 per tool",
             [
                 (
-                    "histogram_quantile(0.5, sum by (le, tool_id) "
+                    "histogram_quantile(0.5, sum by (le, tool) "
                     f"(rate({m['task_duration']}_bucket{{{tool}}}[5m])))",
-                    "p50 {{tool_id}}",
+                    "p50 {{tool}}",
                 ),
                 (
-                    "histogram_quantile(0.95, sum by (le, tool_id) "
+                    "histogram_quantile(0.95, sum by (le, tool) "
                     f"(rate({m['task_duration']}_bucket{{{tool}}}[5m])))",
-                    "p95 {{tool_id}}",
+                    "p95 {{tool}}",
                 ),
             ],
             "s",
@@ -399,9 +418,9 @@ def render_dashboard() -> str:
             "Failed tasks per tool",
             [
                 (
-                    f"sum by (tool_id) (rate({m['tasks']}"
-                    f'{{{tool}, status=~"(?i)failed|failure|error"}}[5m]))',
-                    "{{tool_id}}",
+                    f"sum by (tool, status) (rate({m['tasks']}"
+                    f'{{{tool}, status=~"FAILED|COMPLETED_WITH_ERRORS"}}[5m]))',
+                    "{{tool}} {{status}}",
                 )
             ],
             "ops",
@@ -413,9 +432,9 @@ def render_dashboard() -> str:
             "Agent duration p95",
             [
                 (
-                    "histogram_quantile(0.95, sum by (le, agent_id) "
+                    "histogram_quantile(0.95, sum by (le, agent) "
                     f"(rate({m['agent_duration']}_bucket[5m])))",
-                    "{{agent_id}}",
+                    "{{agent}}",
                 )
             ],
             "s",
@@ -427,8 +446,8 @@ def render_dashboard() -> str:
             "Credits captured per tool (per hour)",
             [
                 (
-                    f"sum by (tool_id) (increase({m['credits_captured']}{{{tool}}}[1h]))",
-                    "{{tool_id}}",
+                    f"sum by (tool) (increase({m['credits_captured']}{{{tool}}}[1h]))",
+                    "{{tool}}",
                 )
             ],
             "short",
@@ -473,13 +492,42 @@ def render_dashboard() -> str:
         "time": {"from": "now-6h", "to": "now"},
         "templating": {
             "list": [
-                variable("tool", f"label_values({m['tasks']}, tool_id)"),
+                variable("tool", f"label_values({m['tasks']}, tool)"),
                 variable("queue", f"label_values({m['queue_depth']}, queue)"),
             ]
         },
         "panels": panels,
     }
     return json.dumps(dashboard, indent=2) + "\n"
+
+
+def render_prometheus(tools: dict[str, Any]) -> str:
+    """Scrape the gateway and every replica of every worker service (compose DNS returns one
+    address per ``--scale`` replica)."""
+    services = ["maintenance"] + [f"worker-{k8s_name(t)}" for t in tools]
+    config = {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "scrape_configs": [
+            {
+                "job_name": "gateway",
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": ["gateway:8000"]}],
+            },
+            {
+                "job_name": "workers",
+                "metrics_path": "/metrics",
+                "dns_sd_configs": [{"names": services, "type": "A", "port": WORKER_METRICS_PORT}],
+                "relabel_configs": [
+                    {
+                        "source_labels": ["__meta_dns_name"],
+                        "target_label": "service",
+                    }
+                ],
+            },
+        ],
+    }
+    header = "# GENERATED by `agensium infra render` from transformers/registry.py: do not edit.\n"
+    return header + _dump_all([config])
 
 
 def render(tools: dict[str, Any] | None = None, root: Path = ROOT) -> dict[Path, str]:
@@ -493,6 +541,7 @@ def render(tools: dict[str, Any] | None = None, root: Path = ROOT) -> dict[Path,
         K8S_WORKERS: render_k8s_workers(tools),
         COMPOSE: splice_compose(compose, render_compose_block(tools)),
         DASHBOARD: render_dashboard(),
+        PROMETHEUS: render_prometheus(tools),
     }
 
 

@@ -174,18 +174,61 @@ def test_no_secret_values_in_compose(compose: dict[str, Any]) -> None:
     assert "${REDIS_PASSWORD" in env["REDIS_URL"]
 
 
-def test_prometheus_and_grafana_provisioning() -> None:
-    prom = yaml.safe_load((ROOT / "infra/prometheus/prometheus.yml").read_text())
-    targets = [
-        t for job in prom["scrape_configs"] for s in job["static_configs"] for t in s["targets"]
-    ]
-    assert "gateway:8000" in targets
+def _exposed() -> dict[str, set[str]]:
+    """Exposed metric name → label names, from the metric objects themselves."""
+    from prometheus_client import Counter
+
+    from core import metrics
+
+    out: dict[str, set[str]] = {"agensium_queue_depth": {"queue"}}  # gateway/metrics.py
+    for value in vars(metrics).values():
+        if hasattr(value, "_labelnames") and hasattr(value, "_name"):
+            suffix = "_total" if isinstance(value, Counter) else ""
+            out[value._name + suffix] = set(value._labelnames)
+    return out
+
+
+def test_dashboard_queries_metrics_and_labels_that_exist() -> None:
+    exposed = _exposed()
+    assert set(render_mod.METRICS.values()) <= set(exposed)
     dashboard = json.loads((ROOT / render_mod.DASHBOARD).read_text())
-    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    used = set(re.findall(r"agensium_[a-z_]+", exprs))
-    known = set(render_mod.METRICS.values())
-    assert {u.removesuffix("_bucket") for u in used} == known
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 7
+    for expr in exprs:
+        names = {n.removesuffix("_bucket") for n in re.findall(r"agensium_[a-z_]+", expr)}
+        assert names and names <= set(exposed), expr
+        labels = set(exposed[next(iter(names))]) | {"le"}
+        used = set(re.findall(r"by \(([^)]*)\)", expr))
+        used_labels = {x.strip() for group in used for x in group.split(",")}
+        used_labels |= set(re.findall(r"[{,]\s*([a-z_]+)=~?", expr))
+        assert used_labels <= labels, (expr, used_labels - labels)
+    panels = " ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("queue depth", "rate", "duration", "failed", "credits"):
+        assert topic in panels
+
+
+def test_prometheus_scrapes_the_gateway_and_every_worker_service(
+    compose: dict[str, Any],
+) -> None:
+    prom = yaml.safe_load((ROOT / render_mod.PROMETHEUS).read_text())
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    assert jobs["gateway"]["static_configs"][0]["targets"] == ["gateway:8000"]
+    names = set(jobs["workers"]["dns_sd_configs"][0]["names"])
+    port = jobs["workers"]["dns_sd_configs"][0]["port"]
+    workers = {
+        n
+        for n, s in compose["services"].items()
+        if _argv(s)[:4] == ["celery", "-A", "workers.app", "worker"]
+    }
+    assert names == workers
+    for name in workers:
+        env = compose["services"][name]["environment"]
+        assert env["AGENSIUM_WORKER_METRICS_PORT"] == str(port), name
+        assert env["PROMETHEUS_MULTIPROC_DIR"], name
     provider = yaml.safe_load(
         (ROOT / "infra/grafana/provisioning/dashboards/agensium.yaml").read_text()
     )
-    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    grafana_mounts = compose["services"]["grafana"]["volumes"]
+    assert (
+        f"./grafana/dashboards:{provider['providers'][0]['options']['path']}:ro" in grafana_mounts
+    )
