@@ -13,6 +13,7 @@ PROCESS_TASK = "agensium.process_analysis"
 SWEEP_TASK = "agensium.sweep"
 RETENTION_TASK = "agensium.retention"
 CALLBACK_TASK = "agensium.deliver_callback"
+PING_TASK = "agensium.ping"
 
 
 class Queue(StrEnum):

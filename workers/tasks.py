@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 from celery import Task as CeleryTask
 
 from workers.app import app
-from workers.queues import CALLBACK_TASK, PROCESS_TASK, RETENTION_TASK, SWEEP_TASK
+from workers.queues import CALLBACK_TASK, PING_TASK, PROCESS_TASK, RETENTION_TASK, SWEEP_TASK
 from workers.runner import RetryLater, run_task
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ def process_analysis(self: CeleryTask, task_id: str, tenant_id: str) -> dict[str
         countdown = min(300, 2**exc.attempt) + (hash(task_id) % 1000) / 1000
         raise self.retry(countdown=countdown, exc=exc.cause) from None
     return {"task_id": task_id, "status": status}
+
+
+@app.task(name=PING_TASK)
+def ping(sent_at: float | None = None) -> dict[str, Any]:
+    """A no-op on any queue: operators use it to check a pool end to end, and the latency
+    benchmark uses it as the bare-Celery baseline (it reports when it started)."""
+    return {"started_at": time.time(), "sent_at": sent_at, "worker": _owner()}
 
 
 @app.task(name=SWEEP_TASK, acks_late=True)
