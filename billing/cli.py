@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 app = typer.Typer(no_args_is_help=True, help="Credits: reconciliation and usage reports.")
-console = Console()
 
 
 @app.command("reconcile")
@@ -24,14 +22,14 @@ def reconcile(
     with session_scope() as session:
         diffs = run_reconcile(session, fix=fix)
     if not diffs:
-        console.print("every wallet matches the ledger")
+        typer.echo("every wallet matches the ledger")
         return
     for d in diffs:
-        console.print(
+        typer.echo(
             f"{d.tenant_id}: wallet balance={d.cached.balance} held={d.cached.held},"
             f" ledger balance={d.ledger.balance} held={d.ledger.held}" + (" (fixed)" if fix else "")
         )
-    console.print(f"{len(diffs)} wallet(s) differ from the ledger")
+    typer.echo(f"{len(diffs)} wallet(s) differ from the ledger")
     raise typer.Exit(1)
 
 
@@ -45,6 +43,6 @@ def report_usage(
     from billing.meters import send_pending
 
     report = send_pending(retry_failed=retry_failed)
-    console.print(f"sent {report.sent}, to retry {report.retry_later}, failed {report.failed}")
+    typer.echo(f"sent {report.sent}, to retry {report.retry_later}, failed {report.failed}")
     if report.retry_later or report.failed:
         raise typer.Exit(1)
