@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import polars as pl
@@ -50,9 +49,7 @@ def test_agent_alone(agent_id: str, shape: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("shape", list(FRAMES))
 def test_chain(shape: str, tmp_path: Path) -> None:
     frame = FRAMES[shape]()
-    t0 = time.perf_counter()
     run = run_chain(frame, tmp_path)
-    assert time.perf_counter() - t0 < 10
     assert_log_matches(run)
     d = run.results["cleanse-writeback"].data
     assert d["row_arithmetic_ok"]

@@ -29,7 +29,7 @@ from transformers.agents.clean._common import (
     ROW_ID,
     change_frame,
     data_columns,
-    missing_mask,
+    missing_expr,
 )
 from transformers.contract import (
     AgentContext,
@@ -92,7 +92,12 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
 
 
 def _missing(frame: pl.DataFrame) -> int:
-    return int(sum(int(missing_mask(frame[c]).sum()) for c in data_columns(frame)))
+    cols = data_columns(frame)
+    if not cols or not frame.height:
+        return 0
+    schema = frame.schema
+    counts = frame.select([missing_expr(c, schema[c]).sum().alias(c) for c in cols])
+    return int(sum(int(v or 0) for v in counts.row(0)))
 
 
 def _duplicates(frame: pl.DataFrame) -> int:

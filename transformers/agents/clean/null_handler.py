@@ -31,6 +31,7 @@ from transformers.agents.clean._common import (
     ChangeBuilder,
     count_kind,
     data_columns,
+    missing_expr,
     missing_mask,
     row_issues,
 )
@@ -150,8 +151,21 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
     work = frame
     placeholder_masks: dict[str, pl.Series] = {}
     updates = []
-    for c, t in frame.schema.items():
-        if c == ROW_ID or t != pl.String:
+    texts = [c for c, t in frame.schema.items() if c != ROW_ID and t == pl.String]
+    counts = (
+        frame.select(
+            [
+                (missing_expr(c, pl.String, params.placeholders) & pl.col(c).is_not_null())
+                .sum()
+                .alias(c)
+                for c in texts
+            ]
+        ).row(0, named=True)
+        if texts and n
+        else {}
+    )
+    for c in texts:
+        if not counts.get(c):
             continue
         m = missing_mask(frame[c], params.placeholders) & frame[c].is_not_null()
         k = int(m.sum())
@@ -233,8 +247,8 @@ def run(frame: pl.DataFrame, params: NullHandlerParams, ctx: AgentContext) -> Ag
     # 2. cell changes: input vs output, per kept column
     kept_rows = ~drop_row_mask
     for c in data_columns(out):
-        if c in drop_cols:
-            continue
+        if c in drop_cols or (c not in new_cols and c not in placeholder_masks):
+            continue  # nothing in this column can differ from the input
         before = frame[c]
         after = out[c]
         ph = placeholder_masks.get(c)

@@ -32,6 +32,7 @@ from transformers.agents.clean._common import (
     EMAIL_RE,
     ChangeBuilder,
     data_columns,
+    missing_expr,
     missing_mask,
     parse_bool,
     parse_dates,
@@ -83,6 +84,7 @@ INJECTION_PATTERNS: dict[str, str] = {
     ),
 }
 
+_ANY_INJECTION = "|".join(f"(?:{p})" for p in INJECTION_PATTERNS.values())
 _NUMBER_TYPES = {"number", "float", "numeric", "decimal", "double", "real"}
 _INT_TYPES = {"integer", "int", "int64", "int32", "bigint"}
 _BOOL_TYPES = {"boolean", "bool"}
@@ -200,25 +202,24 @@ def run(frame: pl.DataFrame, params: QuarantineParams, ctx: AgentContext) -> Age
         add("format_constraints", ~missing(c) & ~ok, f"'{c}' does not match {pattern}")
     cols = data_columns(frame)
     if params.quarantine_empty_rows and cols and n:
-        empty = pl.Series([True] * n, dtype=pl.Boolean)
-        for c in cols:
-            empty = empty & missing(c)
+        schema = frame.schema
+        empty = frame.select(
+            pl.all_horizontal([missing_expr(c, schema[c], params.missing_tokens) for c in cols])
+        ).to_series()
         add("empty_row", empty, "the row is empty")
     texts = text_columns(frame)
     if params.detect_injection and texts and n:
+        # one scan per column with all patterns; the kinds only where something was found
         hits = frame.select(
-            [
-                pl.col(c).str.contains(pattern).fill_null(False).any().alias(f"{k}|{c}")
-                for c in texts
-                for k, pattern in INJECTION_PATTERNS.items()
-            ]
+            [pl.col(c).str.contains(_ANY_INJECTION).fill_null(False).any() for c in texts]
         ).row(0, named=True)
-        for key, hit in hits.items():
-            if hit:
-                kind, c = key.split("|", 1)
+        for c, hit in hits.items():
+            if not hit:
+                continue
+            for kind, pattern in INJECTION_PATTERNS.items():
                 add(
                     "injection",
-                    frame[c].str.contains(INJECTION_PATTERNS[kind]),
+                    frame[c].str.contains(pattern),
                     f"'{c}' looks like {kind} injection",
                 )
 
