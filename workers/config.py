@@ -71,6 +71,11 @@ def celery_config(s: Settings) -> dict[str, Any]:
                 "schedule": 3600.0,
                 "options": {"queue": MAINTENANCE_QUEUE},
             },
+            "report-usage": {
+                "task": "agensium.report_usage",
+                "schedule": 300.0,
+                "options": {"queue": MAINTENANCE_QUEUE},
+            },
         },
     }
     tls = _tls_options(s.broker_url)

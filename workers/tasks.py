@@ -74,3 +74,15 @@ def deliver_callback(self: CeleryTask, task_id: str) -> dict[str, Any]:
     from workers.callbacks import deliver
 
     return deliver(task_id)
+
+
+@app.task(name="agensium.report_usage", acks_late=True)
+def report_usage() -> dict[str, int]:
+    """Send postpaid usage from the meter outbox to Stripe (skipped without STRIPE_API_KEY)."""
+    from billing.meters import send_pending
+    from core.settings import get_settings
+
+    if get_settings().stripe_api_key is None:
+        return {"skipped": 1}
+    r = send_pending()
+    return {"sent": r.sent, "retry_later": r.retry_later, "failed": r.failed}
