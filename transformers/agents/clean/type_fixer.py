@@ -63,13 +63,19 @@ from transformers.params.clean import TypeFixerParams
 AGENT_ID = "type-fixer"
 
 
+ALL_KINDS = frozenset({"number", "boolean", "date"})
+
+
 def _candidates(
-    raw: pl.Series, present: pl.Series, params: TypeFixerParams
+    raw: pl.Series,
+    present: pl.Series,
+    params: TypeFixerParams,
+    allowed: frozenset[str] = ALL_KINDS,
 ) -> Iterator[tuple[str, pl.Series, dict[str, Any]]]:
-    """(type name, parsed series with nulls where unparsed, extra info) for each candidate.
-    A generator: the caller stops as soon as one candidate parses every value."""
+    """(type name, parsed series with nulls where unparsed, extra info) for each candidate
+    kind in ``allowed``. A generator: the caller stops once one parses every value."""
     vals = raw.filter(present)
-    if params.convert_numbers:
+    if params.convert_numbers and "number" in allowed:
         num, integral, leading_zero = parse_numbers(raw)
         if not leading_zero:
             if integral:
@@ -80,10 +86,9 @@ def _candidates(
                     yield ("Float64", num, {})
             else:
                 yield ("Float64", num, {})
-    lowered = vals.str.strip_chars().str.to_lowercase()
-    if params.convert_booleans and lowered.n_unique() <= 2 * len(BOOL_TRUE):
+    if params.convert_booleans and "boolean" in allowed:
         yield ("Boolean", parse_bool(raw), {})
-    if params.convert_dates and bool(vals.str.contains(DATE_SHAPE_RE).any()):
+    if params.convert_dates and "date" in allowed:
         detected = detect_day_first(vals) if params.day_first is None else params.day_first
         order = params.day_first if params.day_first is not None else detected
         d = parse_dates(raw, bool(order), present)
@@ -121,6 +126,7 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
         )
 
     slow = list(candidates)
+    allowed: dict[str, frozenset[str]] = {}
     if candidates and frame.height:
         exprs: list[pl.Expr] = []
         bool_tokens = [*BOOL_TRUE, *BOOL_FALSE]
@@ -144,12 +150,18 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
                 slow.remove(c)
             elif params.convert_numbers and n_ == p_ and not stats[f"z{i}"]:
                 fast.append((c, "Float64" if stats[f"d{i}"] else "Int64"))
-            elif not (
-                (params.convert_numbers and n_ >= need)
-                or (params.convert_booleans and stats[f"b{i}"] >= need)
-                or (params.convert_dates and stats[f"s{i}"] >= need)
-            ):
-                slow.remove(c)  # no type can reach min_parse_ratio: stays text
+            else:
+                kinds: set[str] = set()
+                if params.convert_numbers and n_ >= need and not stats[f"z{i}"]:
+                    kinds.add("number")
+                if params.convert_booleans and stats[f"b{i}"] >= need:
+                    kinds.add("boolean")
+                if params.convert_dates and stats[f"s{i}"] >= need:
+                    kinds.add("date")
+                if kinds:
+                    allowed[c] = frozenset(kinds)
+                else:
+                    slow.remove(c)  # no type can reach min_parse_ratio: stays text
         conv = {
             c: pl.when(present_expr(c))
             .then(pl.col(c).str.strip_chars().str.replace_all(r"[$€£¥,\s]", ""))
@@ -195,7 +207,8 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
             continue
         best: tuple[str, pl.Series, dict[str, Any]] | None = None
         best_ok = -1
-        for type_name, parsed, info in _candidates(raw, present, params):
+        col_kinds = allowed.get(name, ALL_KINDS)
+        for type_name, parsed, info in _candidates(raw, present, params, col_kinds):
             ok = int((parsed.is_not_null() & present).sum())
             if ok > best_ok:
                 best, best_ok = (type_name, parsed, info), ok
