@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+import sqlalchemy
+from sqlalchemy import JSON, DateTime, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -62,7 +63,8 @@ def _make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
+        # Through the module: OpenTelemetry's instrumentation wraps sqlalchemy.create_engine.
+        engine = sqlalchemy.create_engine(
             url,
             echo=settings.database_echo,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -87,7 +89,9 @@ def _make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=settings.database_echo, pool_pre_ping=True, pool_size=10)
+    return sqlalchemy.create_engine(
+        url, echo=settings.database_echo, pool_pre_ping=True, pool_size=10
+    )
 
 
 @lru_cache

@@ -16,6 +16,21 @@ log_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Context
 )
 
 
+def bind_log_context(**fields: Any) -> None:
+    """Add fields (``None`` values skipped) to the current request's or task's context.
+
+    In place when a context exists: FastAPI runs dependencies and endpoints in copies of the
+    request's context on other threads, and a ``set()`` there would not reach the endpoint.
+    The gateway middleware and the worker runner set a fresh dict per request and per task.
+    """
+    values = {k: v for k, v in fields.items() if v is not None}
+    current = log_context.get()
+    if current is None:
+        log_context.set(values)
+    else:
+        current.update(values)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()

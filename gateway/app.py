@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from core.logging import configure_logging
+from core.telemetry import setup_gateway_telemetry
 from gateway.errors import install_error_handlers
+from gateway.metrics import router as metrics_router
 from gateway.ratelimit import install_rate_limits
 from gateway.routers import admin, billing, health, stripe_webhook, tasks, tools
 
@@ -26,6 +28,8 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     # Rate limits (gateway/ratelimit.py): checked before the routes run.
     install_rate_limits(app)
+    app.include_router(metrics_router)  # /metrics, /v1/admin/queues
+    setup_gateway_telemetry(app)  # last: outside the rate limiter, so 429s count too
     return app
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db import get_sessionmaker, session_scope
 from core.errors import PermissionDeniedError
-from core.logging import log_context
+from core.logging import bind_log_context
 from core.storage import Storage, get_storage
 from tenants import service as tenants
 from tenants.exceptions import MissingApiKey
@@ -62,7 +62,7 @@ def get_principal(request: Request) -> Principal:
     with session_scope() as session:
         principal = tenants.authenticate(session, key)
     request.state.principal = principal
-    log_context.set({**(log_context.get() or {}), "tenant_id": principal.tenant_id})
+    bind_log_context(tenant_id=principal.tenant_id, task_id=request.path_params.get("task_id"))
     return principal
 
 

@@ -194,6 +194,13 @@ def _run(
             else:
                 result = _execute(agent_id, input_frame, params[agent_id], ctx)
             span.set_attribute("agent.status", str(result.status))
+            # Inside the agent's span: the line carries its trace and span ids.
+            log.info(
+                "agent.finished agent_id=%s status=%s duration_ms=%s",
+                agent_id,
+                result.status,
+                result.duration_ms,
+            )
         if result.status == AgentStatus.SUCCESS and result.frame is not None:
             _check_frame(agent_id, result)
             if tool.chained:

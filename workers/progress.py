@@ -25,9 +25,10 @@ def report_to_celery(
     if celery_task is None or not getattr(celery_task.request, "id", None):
         return
     try:
-        celery_task.update_state(
-            state="PROGRESS",
-            meta={"progress": progress, "current_agent": current_agent, "task_id": task_id},
-        )
+        meta = {"progress": progress, "current_agent": current_agent, "task_id": task_id}
+        celery_task.update_state(state="PROGRESS", meta=meta)
+        # Flower's task list follows events, not the result backend: a custom event type
+        # becomes the task's state (PROGRESS) with these fields on its page.
+        celery_task.send_event("task-progress", **meta)
     except Exception:
         log.warning("progress.celery_state_failed task_id=%s", task_id, exc_info=True)

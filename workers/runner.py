@@ -13,14 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy import and_, or_, select, update
 
 from billing import service as billing
 from core.db import session_scope, utcnow
+from core.logging import log_context
+from core.metrics import record_agent, record_task
 from core.settings import get_settings
 from core.storage import get_storage, task_prefix
 from transformers.contract import AgentResult, AgentStatus
@@ -222,6 +226,9 @@ class DbHooks:
             done = sum(1 for r in task.runs if r.status in ("success", "failed", "skipped"))
             task.progress = 10 + int(80 * done / max(1, len(task.runs)))
             pct = task.progress
+            tool_id = task.tool_id
+            captured = run.price if result.status == AgentStatus.SUCCESS else 0
+        record_agent(tool_id, result.agent_id, str(result.status), result.duration_ms, captured)
         progress.publish(
             self.claim.task_id,
             {
@@ -301,7 +308,39 @@ def build_job(task: Task) -> PipelineJob:
 
 
 def run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None) -> str:
-    """Claim and run one task; returns the final (or current) status."""
+    """Claim and run one task; returns the final (or current) status.
+
+    Every log line meanwhile carries the task's ids; the current span (Celery's run span) gets
+    tenant_id, task_id, tool_id, status and credits; the outcome feeds the task metrics.
+    """
+    token = log_context.set({"tenant_id": tenant_id, "task_id": task_id})
+    span = trace.get_current_span()
+    span.set_attributes({"tenant_id": tenant_id, "task_id": task_id})
+    started = time.perf_counter()
+    status = "RETRY"  # RetryLater (or a crash) leaves the task to a later attempt
+    try:
+        status = _run_task(task_id, tenant_id, owner, celery_task)
+        return status
+    finally:
+        _observe_task(task_id, status, time.perf_counter() - started, span)
+        log_context.reset(token)
+
+
+def _observe_task(task_id: str, status: str, seconds: float, span: Any) -> None:
+    try:
+        with session_scope() as session:
+            row = session.execute(
+                select(Task.tool_id, Task.credits_charged).where(Task.id == task_id)
+            ).first()
+        tool = str(row.tool_id) if row else "unknown"
+        credits = int(row.credits_charged or 0) if row else 0
+        span.set_attributes({"tool_id": tool, "credits": credits, "task.status": status})
+        record_task(tool, status, seconds)
+    except Exception:  # observability never fails a task
+        log.warning("task.observe_failed task_id=%s", task_id, exc_info=True)
+
+
+def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None) -> str:
     claimed = claim(task_id, tenant_id, owner)
     if claimed is None:
         return "IGNORED"

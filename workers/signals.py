@@ -10,7 +10,9 @@ from celery.signals import (
     task_failure,
     task_retry,
     task_success,
+    worker_init,
     worker_process_init,
+    worker_process_shutdown,
 )
 
 log = logging.getLogger("workers.signals")
@@ -65,3 +67,23 @@ def on_worker_process_init(**kwargs: Any) -> None:
         setup_worker_telemetry()
     except ImportError:
         pass
+
+
+@worker_init.connect
+def on_worker_init(**kwargs: Any) -> None:
+    """Main process, before the pool forks: serve the pool's aggregated Prometheus samples
+    (AGENSIUM_WORKER_METRICS_PORT + PROMETHEUS_MULTIPROC_DIR; see core/metrics.py)."""
+    from core.metrics import start_worker_metrics_server
+
+    start_worker_metrics_server()
+
+
+@worker_process_shutdown.connect
+def on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
+    import os
+
+    from core.metrics import mark_process_dead
+    from core.telemetry import shutdown_telemetry
+
+    shutdown_telemetry()  # flush the spans still in the batch processor
+    mark_process_dead(pid or os.getpid())
