@@ -98,6 +98,10 @@ class PipelineHooks(Protocol):
     def cancelled(self) -> bool: ...
     def check_billing(self, agents: list[str]) -> None: ...
 
+    #: Exceptions that must stop the whole task rather than fail one agent (the worker passes
+    #: Celery's SoftTimeLimitExceeded here; the engine itself does not know about Celery).
+    fatal_errors: tuple[type[BaseException], ...]
+
 
 class Cancelled(Exception):
     """Raised between agents when the task was cancelled; partial results stay recorded."""
@@ -192,7 +196,7 @@ def _run(
                     error=f"Skipped: needs the {', '.join(missing)} file",
                 )
             else:
-                result = _execute(agent_id, input_frame, params[agent_id], ctx)
+                result = _execute(agent_id, input_frame, params[agent_id], ctx, hooks.fatal_errors)
             span.set_attribute("agent.status", str(result.status))
             # Inside the agent's span: the line carries its trace and span ids.
             log.info(
@@ -281,14 +285,23 @@ def _agent_params(tool: ToolSpec, agent_id: str, given: dict[str, Any]) -> Any:
         ) from None
 
 
-def _execute(agent_id: str, frame: Any, params: Any, ctx: AgentContext) -> AgentResult:
-    """Run one agent; an exception inside it fails that agent, not the task."""
+def _execute(
+    agent_id: str,
+    frame: Any,
+    params: Any,
+    ctx: AgentContext,
+    fatal: tuple[type[BaseException], ...] = (),
+) -> AgentResult:
+    """Run one agent; an exception inside it fails that agent, not the task (except ``fatal``
+    ones such as a time limit, which end the task with the agents that finished kept)."""
     from core.errors import AppError
 
     fn: Callable[..., AgentResult] = load_agent(agent_id)
     t0 = time.perf_counter()
     try:
         result = fn(frame, params, ctx)
+    except fatal:
+        raise
     except AppError as exc:
         result = AgentResult(
             agent_id=agent_id, status=AgentStatus.FAILED, error_code=exc.code, error=exc.message

@@ -39,7 +39,7 @@ from transformers.pipeline import (
     load_checkpoint,
     run_pipeline,
 )
-from workers import progress
+from workers import faults, progress
 from workers.errors import classify
 from workers.models import AgentRun, AgentRunStatus, Task, TaskOutput, TaskStatus
 from workers.service import finish
@@ -158,8 +158,11 @@ class DbHooks:
     """The pipeline's window on the database: progress, checkpoints, credits, cancellation."""
 
     def __init__(self, claim_: Claim, celery_task: Any = None) -> None:
+        from celery.exceptions import SoftTimeLimitExceeded
+
         self.claim = claim_
         self.celery_task = celery_task
+        self.fatal_errors: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded,)
 
     def _update_task(self, **values: Any) -> None:
         with session_scope() as session:
@@ -202,6 +205,7 @@ class DbHooks:
             },
         )
         progress.report_to_celery(self.celery_task, progress_value, agent_id, self.claim.task_id)
+        faults.before_agent(self.claim.task_id, agent_id)
 
     def agent_finished(self, result: AgentResult, checkpoint: AgentCheckpoint) -> None:
         """Checkpoint and capture in one transaction: a crash after it never re-charges."""
