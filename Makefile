@@ -38,7 +38,13 @@ format: install
 	$(VENV)/bin/ruff format .
 
 ## Benchmarks: ratios against baselines measured in the same run.
-bench: install
+YDATA_VENV := var/bench/ydata-venv
+
+$(YDATA_VENV)/bin/python:
+	$(PYTHON) -m venv $(YDATA_VENV)
+	$(YDATA_VENV)/bin/pip install -q --disable-pip-version-check ydata-profiling
+
+bench: install $(YDATA_VENV)/bin/python
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[worker,dev,bench]'
 	$(PY) -m bench $(BENCH)
 

@@ -23,6 +23,7 @@ import httpx
 from core.services import (
     ManagedProcess,
     embedded_redis_binary,
+    free_port,
     port_open,
     redis_binary,
     require_free,
@@ -45,6 +46,8 @@ class StackConfig:
     own_s3: bool = False  # start our own S3 server even if one answers on the default port
     flower: bool = False
     worker_concurrency: int = 1
+    #: Each pool serves its Prometheus metrics on base + n (or any free port when taken).
+    worker_metrics_base_port: int = 9200
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -55,6 +58,7 @@ class LocalStack:
     processes: list[ManagedProcess] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -166,8 +170,21 @@ class LocalStack:
     def worker_names(self) -> list[str]:
         return [t.queue_name for t in TOOLS.values()] + [MAINTENANCE_QUEUE]
 
+    def _metrics_env(self, index: int, queue: str) -> dict[str, str]:
+        port = self.config.worker_metrics_base_port + index
+        if port_open(port):
+            port = free_port()
+        folder = self.config.var / "prometheus" / queue
+        folder.mkdir(parents=True, exist_ok=True)
+        self.metrics_ports[queue] = port
+        return {
+            "PROMETHEUS_MULTIPROC_DIR": str(folder),
+            "AGENSIUM_WORKER_METRICS_PORT": str(port),
+            "AGENSIUM_WORKER_METRICS_HOST": "127.0.0.1",
+        }
+
     def _start_workers(self, logs: Path) -> None:
-        for queue in self.worker_names():
+        for index, queue in enumerate(self.worker_names()):
             argv = [
                 sys.executable,
                 "-m",
@@ -192,7 +209,7 @@ class LocalStack:
                 f"worker-{queue}",
                 argv,
                 logs / f"worker-{queue}.log",
-                env=self._child_env(),
+                env={**self._child_env(), **self._metrics_env(index, queue)},
                 cwd=ROOT,
             )
             proc.start()
@@ -202,7 +219,10 @@ class LocalStack:
             proc = next(p for p in self.processes if p.name == f"worker-{queue}")
             node = f"{queue}@{host}"
             proc.wait_until(partial(self._ping, node), 90)
-            self._say(f"worker    queue {queue} (log {proc.log_path})")
+            self._say(
+                f"worker    queue {queue} (log {proc.log_path},"
+                f" metrics http://127.0.0.1:{self.metrics_ports[queue]}/metrics)"
+            )
 
     def _ping(self, name: str) -> bool:
         from celery import Celery
