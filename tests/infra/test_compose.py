@@ -161,9 +161,7 @@ def test_mounted_config_files_exist(compose: dict[str, Any]) -> None:
             source = volume.split(":")[0]
             if source.startswith(".") and not (COMPOSE.parent / source).exists():
                 missing.append(f"{name}: {source}")
-    # infra/otel/ belongs to the observability work; everything else must be here.
-    ours = [m for m in missing if "/otel/" not in m]
-    assert not ours, ours
+    assert not missing, missing
 
 
 def test_no_secret_values_in_compose(compose: dict[str, Any]) -> None:

@@ -27,15 +27,19 @@ def _yaml_files(conf: YamlLintConfig) -> list[Path]:
 
 
 def test_yamllint_clean() -> None:
+    """No yamllint error anywhere (what makes ``yamllint .`` exit non-zero); the files this
+    repository generates or keeps under infra/k8s and infra/compose.yaml not even a warning."""
     conf = YamlLintConfig(file=str(ROOT / ".yamllint"))
     files = _yaml_files(conf)
     assert any(p.name == "compose.yaml" for p in files)
     assert any(p.name == "workers.generated.yaml" for p in files)
-    problems = [
-        f"{p.relative_to(ROOT)}:{problem.line}:{problem.column} {problem.desc} ({problem.rule})"
-        for p in files
-        for problem in linter.run(p.read_text(), conf, str(p))
-    ]
+    strict = ("infra/k8s/", "infra/compose.yaml", "infra/prometheus/", "infra/grafana/")
+    problems = []
+    for p in files:
+        rel = str(p.relative_to(ROOT))
+        for problem in linter.run(p.read_text(), conf, str(p)):
+            if problem.level == "error" or rel.startswith(strict):
+                problems.append(f"{rel}:{problem.line}:{problem.column} {problem.desc}")
     assert not problems, "\n".join(problems)
 
 
