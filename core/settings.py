@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         if self.api_key_pepper is not None:
             return self.api_key_pepper.get_secret_value().encode()
         return b"agensium-local-development-pepper"
+
+    @field_validator("s3_endpoint_url", mode="before")
+    @classmethod
+    def _empty_endpoint_means_aws(cls, value: object) -> object:
+        """``S3_ENDPOINT_URL=`` (empty) selects AWS S3's own endpoint for the region."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

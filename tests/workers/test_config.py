@@ -51,3 +51,8 @@ def test_tls_redis_urls_enable_certificate_checks():
 def test_production_refuses_to_start_without_secrets():
     with pytest.raises(ValidationError, match="API_KEY_PEPPER"):
         Settings(app_env="production", admin_api_key=None, api_key_pepper=None)
+
+
+def test_an_empty_s3_endpoint_selects_aws_s3(monkeypatch):
+    monkeypatch.setenv("S3_ENDPOINT_URL", "")
+    assert Settings().s3_endpoint_url is None
