@@ -50,7 +50,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from core.db import session_scope
 from core.errors import AppError
-from core.logging import log_context
+from core.logging import bind_log_context
+from core.metrics import record_rate_limited
 from core.settings import get_settings
 from gateway.errors import error_response
 from tenants.models import Plan
@@ -190,6 +191,7 @@ def _check(
         try:
             limiter._check_request_limit(request, handler, True)
         except RateLimitExceeded as exc:
+            record_rate_limited("rate")
             headers = _stats_headers(limiter, request, retry_after=True)
             item = request.state.view_rate_limit[0]
             log.info(
@@ -284,8 +286,9 @@ class RateLimitMiddleware(SlowAPIASGIMiddleware):
         )
         principal = getattr(request.state, "principal", None)
         if principal is not None and principal.tenant_id is not None:
-            # The endpoint reuses the principal; keep the tenant on its log lines.
-            log_context.set({**(log_context.get() or {}), "tenant_id": principal.tenant_id})
+            # The endpoint reuses the principal; keep the tenant on its log lines (in place,
+            # so fields the request middleware bound, such as task_id, survive).
+            bind_log_context(tenant_id=principal.tenant_id)
         if outcome.response is not None:
             await outcome.response(scope, receive, send)
             return

@@ -243,3 +243,19 @@ def test_readyz_reports_the_policy_in_force(gateway_url: str) -> None:
     checks = httpx.get(f"{gateway_url}/readyz").json()["checks"]
     assert checks["rate_limit_policy"] == "fail-closed"
     assert checks["rate_limit_storage"] == "ok"
+
+
+def _rejections(gateway_url: str) -> float:
+    text = httpx.get(f"{gateway_url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith('agensium_rate_limited_total{limit="rate"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_each_rejection_is_counted_in_the_metrics(tenant_on: Any, gateway_url: str) -> None:
+    tc = tenant_on(make_plan(read_per_minute=2))
+    before = _rejections(gateway_url)
+    codes = [tc.client.get("/v1/billing/wallet").status_code for _ in range(5)]
+    assert codes == [200, 200, 429, 429, 429]
+    assert _rejections(gateway_url) - before == 3
