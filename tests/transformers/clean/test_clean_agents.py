@@ -311,3 +311,28 @@ def test_writeback_formats(fmt: str, tmp_path: Path) -> None:
     assert back["d"].to_list() == ["2024-01-31", None]
     assert back["s"].to_list() == ["x", "=1+2"]  # CSV keeps exact values
     assert (ROW_ID in back.columns) == (fmt == "csv")
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+@pytest.mark.parametrize("columns", [1, 2])
+def test_fuzzy_typo_anywhere_is_found(where: str, columns: int, tmp_path: Path) -> None:
+    import random
+
+    rnd = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    n = 5_000
+    names = [
+        "".join(rnd.choices(letters, k=12)) + " " + "".join(rnd.choices(letters, k=9))
+        for _ in range(n)
+    ]
+    src = names[77]
+    cut = {"start": 0, "middle": len(src) // 2, "end": len(src) - 1}[where]
+    names.append(src[:cut] + ("q" if src[cut] != "q" else "z") + src[cut + 1 :])
+    data = {"name": names}
+    if columns == 2:
+        cities = ["".join(rnd.choices(letters, k=10)) for _ in range(n)]
+        data["city"] = [*cities, cities[77]]
+    r = run_agent("duplicate-resolver", strings(data), None, tmp_path)
+    removed = [(c.row_id, c.reason) for c in r.changes if c.kind == ChangeKind.ROW_REMOVED]
+    assert [rid for rid, _ in removed] == [n]
+    assert "fuzzy duplicate of row 77" in removed[0][1]

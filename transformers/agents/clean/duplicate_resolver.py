@@ -9,9 +9,11 @@ columns whose values are all distinct: two copies of one record usually differ o
 - fuzzy: two normalised records match when every compared TEXT column has a rapidfuzz
   ``ratio`` >= ``fuzzy_threshold`` (90) and every other column (numbers, dates) is equal.
   Candidates come from sorted-neighbourhood blocking: the distinct normalised records are
-  sorted by their concatenated key and by its reverse (so a typo at either end still lands
-  next to its twin) and each is compared with the next ``fuzzy_window`` records, vectorised
-  with ``rapidfuzz.process.cpdist``. Cost is O(n log n + n * window), never quadratic.
+  sorted by their concatenated key and by the key with the columns in reverse order (the
+  reversed text for a single column), so one typo anywhere still lands next to its twin in
+  one of the orders, and each is compared with the next ``fuzzy_window`` records, vectorised
+  with ``rapidfuzz.process.cpdist`` (first text column for all neighbour pairs, each further
+  column only for the pairs still alive). Cost is O(n log n + n * window), never quadratic.
   Matches are clustered transitively (union-find). Rows whose compared columns are all empty
   never match.
 
@@ -92,16 +94,23 @@ def _fuzzy_pairs(
     key_s = reps.select(
         pl.concat_str([pl.col(c).fill_null("") for c in ncols], separator=_SEP)
     ).to_series()
+    # Second order: the columns in reverse order (a typo at the start of the first column
+    # still sorts next to its twin); for a single column, the reversed text.
+    back_s = (
+        reps.select(
+            pl.concat_str([pl.col(c).fill_null("") for c in reversed(ncols)], separator=_SEP)
+        ).to_series()
+        if len(ncols) > 1
+        else key_s.str.reverse()
+    )
     pos = reps["__pos"].to_numpy()
     threshold = params.fuzzy_threshold
     col_order = [j for j, t in enumerate(text_mask) if t] + [
         j for j, t in enumerate(text_mask) if not t
     ]
     found: dict[tuple[int, int], float] = {}
-    for reverse in (False, True):
-        sort_by = key_s.str.reverse() if reverse else key_s
+    for sort_by in (key_s, back_s):
         order = sort_by.arg_sort().to_numpy()
-        sorted_cols = [reps[c].gather(order) for c in ncols]
         full_lists: dict[int, list[str]] = {}
         for k in range(1, min(params.fuzzy_window, m - 1) + 1):
             idx = np.arange(m - k)
@@ -109,26 +118,28 @@ def _fuzzy_pairs(
             for j in col_order:
                 if idx.size == 0:
                     break
-                col = sorted_cols[j]
+                col = reps[ncols[j]]
                 if text_mask[j]:
                     if idx.size == m - k:
                         if j not in full_lists:
-                            full_lists[j] = col.fill_null("").to_list()
+                            full_lists[j] = col.gather(order).fill_null("").to_list()
                         lst = full_lists[j]
                         a_vals, b_vals = lst[:-k], lst[k:]
                     else:
-                        a_vals = col.gather(idx).fill_null("").to_list()
-                        b_vals = col.gather(idx + k).fill_null("").to_list()
+                        a_vals = col.gather(order[idx]).fill_null("").to_list()
+                        b_vals = col.gather(order[idx + k]).fill_null("").to_list()
+                    # one worker: the thread pool costs more than it gains on short strings
                     sc = np.asarray(
                         process.cpdist(
-                            a_vals, b_vals, scorer=fuzz.ratio, score_cutoff=threshold, workers=-1
+                            a_vals, b_vals, scorer=fuzz.ratio, score_cutoff=threshold, workers=1
                         ),
                         dtype=float,
                     )
                     keep = sc >= threshold
                     worst = np.minimum(worst, sc)[keep]
                 else:
-                    keep = col.gather(idx).eq_missing(col.gather(idx + k)).to_numpy()
+                    a_col, b_col = col.gather(order[idx]), col.gather(order[idx + k])
+                    keep = a_col.eq_missing(b_col).to_numpy()
                     worst = worst[keep]
                 idx = idx[keep]
             for i, w in zip(idx.tolist(), worst.tolist(), strict=True):
