@@ -170,7 +170,8 @@ print(json.dumps({"read_s": round(t_read, 2), "agents": timings, "rows_out": wb[
 """
 
 PANDAS_CODE = r"""
-import json, re, sys, time, tempfile, pathlib
+import json, re, sys, time, tempfile, pathlib, warnings
+warnings.simplefilter("ignore", FutureWarning)
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
