@@ -10,6 +10,7 @@ import pytest
 from clean_chain import ChainRun, assert_log_matches, run_chain
 from clean_data import PARAMS, Truth, dirty_dataset
 
+from transformers.agents.clean import CHAIN
 from transformers.agents.clean._common import as_text
 from transformers.contract import ROW_ID, ChangeKind
 
@@ -164,3 +165,25 @@ def test_parquet_input_written_as_parquet_plus_csv(tmp_path: Path) -> None:
     assert back.schema["signup_date"] == pl.Date
     assert back.height == run.frame.height
     assert isinstance(back["signup_date"][0], dt.date)
+
+
+def test_reusing_the_preview_changes_nothing(tmp_path: Path) -> None:
+    """With the previewer given the real parameters, the agents reuse its simulation; the
+    result must be exactly the one computed without the previewer."""
+    truth = dirty_dataset(n_clean=60)
+    with_preview = run_chain(
+        truth.frame, tmp_path / "a", {**PARAMS, "cleanse-previewer": {"agent_parameters": PARAMS}}
+    )
+    without = run_chain(
+        truth.frame, tmp_path / "b", PARAMS, agents=tuple(a for a in CHAIN if a != CHAIN[0])
+    )
+    reused = [a for a, r in with_preview.results.items() if r.data.get("reused_from_preview")]
+    assert reused == list(CHAIN[1:-1])
+    assert with_preview.frame.equals(without.frame)
+    assert with_preview.all_changes().equals(without.all_changes())
+    q = with_preview.results["quarantine-agent"].outputs[0]
+    assert q.path is not None and q.path.exists() and str(tmp_path / "a") in str(q.path)
+    # the previewer with other (default) parameters: nothing reused where inputs differ
+    other = run_chain(truth.frame, tmp_path / "c", PARAMS)
+    assert not other.results["quarantine-agent"].data.get("reused_from_preview")
+    assert other.frame.equals(without.frame)

@@ -15,6 +15,7 @@ from transformers.agents.clean import (
     quarantine,
     type_fixer,
 )
+from transformers.agents.clean._memo import memoised
 from transformers.contract import AgentFn
 
 #: Chain order (the registry's order for clean-my-data).
@@ -29,13 +30,15 @@ CHAIN: tuple[str, ...] = (
     "cleanse-writeback",
 )
 
+#: The data-changing agents reuse the previewer's simulation when their input, parameters and
+#: aliases are exactly those it simulated (see ``_memo``).
 AGENTS: dict[str, AgentFn] = {
     "cleanse-previewer": cleanse_previewer.run,  # type: ignore[dict-item]
-    "quarantine-agent": quarantine.run,  # type: ignore[dict-item]
-    "type-fixer": type_fixer.run,  # type: ignore[dict-item]
-    "field-standardization": field_standardization.run,  # type: ignore[dict-item]
-    "duplicate-resolver": duplicate_resolver.run,  # type: ignore[dict-item]
-    "null-handler": null_handler.run,  # type: ignore[dict-item]
-    "outlier-remover": outlier_remover.run,  # type: ignore[dict-item]
+    "quarantine-agent": memoised("quarantine-agent", quarantine.run),
+    "type-fixer": memoised("type-fixer", type_fixer.run),
+    "field-standardization": memoised("field-standardization", field_standardization.run),
+    "duplicate-resolver": memoised("duplicate-resolver", duplicate_resolver.run),
+    "null-handler": memoised("null-handler", null_handler.run),
+    "outlier-remover": memoised("outlier-remover", outlier_remover.run),
     "cleanse-writeback": cleanse_writeback.run,  # type: ignore[dict-item]
 }

@@ -6,7 +6,12 @@ outlier-remover; or ``simulate_agents``) with the parameters given for it in
 ``agent_parameters`` and, for the others, that agent's documented DEFAULTS. Pass the same
 parameters as the real run to get an exact preview. The simulation runs the real agents on
 the frame, each on the previous one's output (so a row quarantined first is not counted again
-as a duplicate), in a throw-away directory, and applies renames like the pipeline does.
+as a duplicate), in a scratch directory, and applies renames like the pipeline does.
+
+The simulated results are kept (``_memo``): when the chain then runs an agent on the very
+same input frame with the same parameters and aliases, that agent returns the simulated
+result instead of computing it again (so the preview does not double the cost of a run whose
+parameters it was given). Any difference means the agent computes as usual.
 
 Reported (``data``): per agent, the number of rows removed/quarantined and cells changed by
 rule, the real row ids (``preview_rows`` per agent and rule in the JSON; counts are complete),
@@ -15,13 +20,14 @@ and the totals. Nothing is changed: the result has no frame and no changes.
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from transformers.agents.clean._common import change_frame, frame_only_changes
+from transformers.agents.clean._common import change_frame
+from transformers.agents.clean._memo import MEMO
 from transformers.contract import (
     AgentContext,
     AgentResult,
@@ -97,7 +103,7 @@ def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) 
     removed_total = 0
     cells_total = 0
     affected: list[pl.Series] = []
-    with tempfile.TemporaryDirectory(prefix="cleanse-preview-") as tmp:
+    with contextlib.nullcontext(MEMO.reset()) as tmp:
         for a in chosen:
             sub = AgentContext(
                 task_id=ctx.task_id,
@@ -112,9 +118,9 @@ def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) 
                 documents=ctx.documents,
             )
             sub.work_dir.mkdir(parents=True, exist_ok=True)
+            aliases_before = dict(aliases)
             try:
-                with frame_only_changes():
-                    res = fns[a](current, models[a], sub)
+                res = fns[a](current, models[a], sub)
             except Exception as exc:  # report, go on with the same frame
                 per_agent[a] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
                 result.issues.append(
@@ -167,6 +173,7 @@ def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) 
                 "column_changes": columns,
                 "rows_after": res.frame.height if res.frame is not None else current.height,
             }
+            MEMO.put(a, ctx.task_id, aliases_before, current, models[a], res)
             if res.status == AgentStatus.SUCCESS and res.frame is not None:
                 current = res.frame
             res.frame = None
