@@ -63,8 +63,9 @@ def configure_logging(service: str) -> None:
     s = get_settings()
     root = logging.getLogger()
     root.setLevel(s.log_level.upper())
-    # The real stderr: Celery redirects sys.stderr into its logger, which would loop.
-    handler = logging.StreamHandler(sys.__stderr__)
+    # Workers write to the real stderr: Celery redirects sys.stderr into its logger, which
+    # would loop. Elsewhere the current sys.stderr, so a test runner's capture sees the lines.
+    handler = logging.StreamHandler(sys.__stderr__ if service == "worker" else sys.stderr)
     if s.log_json:
         handler.setFormatter(JsonFormatter(service))
     else:
