@@ -10,6 +10,7 @@ from gateway.errors import install_error_handlers
 from gateway.metrics import router as metrics_router
 from gateway.ratelimit import install_rate_limits
 from gateway.routers import admin, billing, health, stripe_webhook, tasks, tools
+from gateway.routers.auth_session import router as auth_session_router
 from gateway.routers.usage import router as usage_router
 
 DESCRIPTION = """
@@ -27,6 +28,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for module in (health, tools, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
+    app.include_router(auth_session_router)
     app.include_router(usage_router)
     # Rate limits (gateway/ratelimit.py): checked before the routes run.
     install_rate_limits(app)

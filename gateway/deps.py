@@ -12,6 +12,7 @@ from core.db import get_sessionmaker, session_scope
 from core.errors import PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
+from gateway import session_tokens
 from tenants import service as tenants
 from tenants.exceptions import MissingApiKey
 from tenants.models import Plan, Tenant
@@ -53,14 +54,20 @@ def get_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    key = api_key_from(request)
+    key = api_key_from(request) or session_tokens.token_from_query(request)
     if not key:
         raise MissingApiKey(
             "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with session_scope() as session:
-        principal = tenants.authenticate(session, key)
+    if session_tokens.is_session_token(key):
+        # A dashboard session (POST /v1/auth/session): reads, and only the writes it needs.
+        session_tokens.check_allowed(request)
+        principal = session_tokens.authenticate(key)
+        request.state.via_session_token = True
+    else:
+        with session_scope() as session:
+            principal = tenants.authenticate(session, key)
     request.state.principal = principal
     bind_log_context(tenant_id=principal.tenant_id, task_id=request.path_params.get("task_id"))
     return principal
