@@ -53,6 +53,43 @@ def drop_pg_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def claim_redis_db() -> int:
+    """A database index on the shared Redis that no other live test session uses.
+
+    Claimed atomically (``SET NX`` with an expiry, refreshed by nothing: a session lasts far
+    less than the hour) in database 0, then emptied; two concurrent sessions never share one.
+    """
+    import redis
+
+    control = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for db in range(1, 16):
+        if control.set(f"agensium:test-db:{db}", str(os.getpid()), nx=True, ex=3600):
+            redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}").flushdb()
+            return db
+    raise RuntimeError("all 15 Redis test databases are claimed by other sessions")
+
+
+def release_redis_db(redis_url: str) -> None:
+    import redis
+
+    db = redis_url.rsplit("/", 1)[1]
+    redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(f"agensium:test-db:{db}")
+
+
+def _start_s3(workdir: Path) -> tuple[ManagedProcess, int]:
+    """SeaweedFS on free ports; a port taken between choosing and binding gets a retry."""
+    from core.services import free_port_with_grpc
+
+    last: Exception | None = None
+    for attempt in range(3):
+        port = free_port_with_grpc()
+        try:
+            return start_seaweedfs(port, workdir / f"s3-{attempt}"), port
+        except (RuntimeError, TimeoutError) as exc:
+            last = exc
+    raise RuntimeError(f"SeaweedFS did not start: {last}")
+
+
 @dataclass
 class Platform:
     workdir: Path
@@ -73,6 +110,8 @@ class Platform:
     def stop(self) -> None:
         for p in reversed(self.processes):
             p.stop()
+        if self.redis_url.startswith("redis://127.0.0.1:6379/"):
+            release_redis_db(self.redis_url)
         if self.postgres_url:
             try:
                 drop_pg_database(self.postgres_url)
@@ -87,14 +126,10 @@ def start_platform(workdir: Path) -> Platform:
         processes.append(start_redis(port, workdir / "redis", embedded_redis_binary()))
         redis_url = f"redis://127.0.0.1:{port}/0"
     else:
-        import redis
-
-        # A session-private database index on the shared server, emptied first.
-        db = 1 + (os.getpid() % 15)
+        db = claim_redis_db()
         redis_url = f"redis://127.0.0.1:6379/{db}"
-        redis.Redis.from_url(redis_url).flushdb()
-    s3_port = free_port()
-    processes.append(start_seaweedfs(s3_port, workdir / "s3"))
+    s3, s3_port = _start_s3(workdir)
+    processes.append(s3)
     postgres_url = create_pg_database() if pg_available() else None
     sqlite_url = f"sqlite:///{workdir / 'agensium.db'}"
     database_url = postgres_url or sqlite_url
