@@ -90,3 +90,37 @@ def test_no_baseline_is_skipped(tmp_path) -> None:
     cur = with_row_id(pl.DataFrame({"x": [1]}))
     res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur))
     assert res.status == AgentStatus.SKIPPED
+
+
+def test_large_samples_match_scipy_exactly(tmp_path) -> None:
+    """Above scipy's exact-KS size the agent computes KS, Wasserstein and the PSI histogram from
+    one merge of the sorted samples: still the same floats as scipy / numpy, ties included."""
+    rng = np.random.default_rng(7)
+    nb, na = 30_000, 23_456
+    base_cols = {
+        "cont": rng.normal(0, 1, nb),
+        "ties": rng.poisson(3, nb).astype(float),
+        "odd": np.concatenate([rng.normal(0, 1, nb - 4), [np.nan, np.inf, -np.inf, -0.0]]),
+    }
+    cur_cols = {
+        "cont": rng.normal(0.02, 1, na),
+        "ties": rng.poisson(3.1, na).astype(float),
+        "odd": np.concatenate([rng.normal(0.1, 1, na - 3), [0.0, np.nan, np.inf]]),
+    }
+    base = with_row_id(pl.DataFrame(base_cols).with_columns(pl.col("ties").cast(pl.Int64)))
+    cur = with_row_id(pl.DataFrame(cur_cols).with_columns(pl.col("ties").cast(pl.Int64)))
+    res = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    for c in ("cont", "ties", "odd"):
+        b, a = base_cols[c], cur_cols[c]
+        b, a = b[np.isfinite(b)], a[np.isfinite(a)]
+        info = res.data["columns"][c]
+        ks = sps.ks_2samp(b, a)
+        assert info["ks_statistic"] == ks.statistic and info["ks_pvalue"] == ks.pvalue, c
+        assert info["wasserstein"] == sps.wasserstein_distance(b, a), c
+        assert info["baseline_range"] == [b.min(), b.max()]
+        pooled = np.concatenate([b, a])
+        edges = np.unique(np.quantile(np.sort(pooled), np.linspace(0, 1, 11)))
+        edges[0], edges[-1] = pooled.min(), pooled.max()
+        assert info["bin_edges"] == edges.tolist(), c
+        hb, ha = np.histogram(b, bins=edges)[0], np.histogram(a, bins=edges)[0]
+        assert info["psi"] == drift_detector.psi(hb.astype(float), ha.astype(float)), c

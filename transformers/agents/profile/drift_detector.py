@@ -14,6 +14,10 @@ Per column present in both files (``__row_id__`` excluded):
   ``wasserstein`` -> W / baseline std >= ``wasserstein_threshold``. A column's distribution has
   *drifted* when the decision test says so **and** PSI >= ``psi_threshold`` (statistical and
   practical significance; set ``psi_threshold`` 0 to rely on the test alone).
+  Each column is sorted once (polars, several columns in parallel); one stable merge of the
+  two sorted samples gives both ECDFs at every pooled value, from which KS, Wasserstein and the
+  PSI histogram are computed with scipy's / numpy's own formulas (the same floats; above 10,000
+  values, where scipy's KS p-value is asymptotic, without calling scipy's sorting functions).
 * **categorical** (text, boolean): PSI and chi-square test of homogeneity over the categories
   (the ``max_categories`` most frequent, the rest pooled as ``other``); drifted when chi-square
   p < significance_level and PSI >= ``psi_threshold``. Text columns whose distinct values exceed
@@ -46,6 +50,7 @@ from transformers.agents.profile.stats import (
     STRING,
     TEMPORAL,
     Ids,
+    chunks,
     data_columns,
     finite,
     kind_of,
@@ -65,6 +70,8 @@ from transformers.params.profile import DriftDetectorParams
 
 AGENT_ID = "drift-detector"
 EPS = 1e-4
+KS_EXACT_MAX_N = 10_000  # scipy's "auto": exact KS p-values up to this sample size
+SORT_BATCH = 4  # numeric columns sorted together (parallel) per frame, bounding memory
 
 
 def psi(before: np.ndarray, after: np.ndarray) -> float:
@@ -84,12 +91,25 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
     return z, float(2 * sps.norm.sf(abs(z)))
 
 
-def _as_numeric(s: pl.Series) -> np.ndarray:
-    if s.dtype.is_temporal():
-        s = s.to_physical()
-    s = s.cast(pl.Float64)
-    arr = s.drop_nulls().to_numpy()
-    return arr[np.isfinite(arr)]
+def _sorted_finite(frame: pl.DataFrame, cols: list[str]) -> dict[str, np.ndarray]:
+    """Each column's finite values as Float64 (dates as their physical integers), sorted.
+
+    One polars ``select`` sorts the columns in parallel; nulls go last and are sliced off, NaN
+    (sorted after +inf) and infinities are dropped."""
+    schema = frame.schema
+    exprs = []
+    for c in cols:
+        e = pl.col(c)
+        if schema[c].is_temporal():
+            e = e.to_physical()
+        exprs.append(e.cast(pl.Float64).sort(nulls_last=True))
+    out: dict[str, np.ndarray] = {}
+    for s in frame.select(exprs).get_columns():
+        arr = s.head(s.len() - s.null_count()).to_numpy()
+        if arr.size and not (math.isfinite(arr[0]) and math.isfinite(arr[-1])):
+            arr = arr[np.isfinite(arr)]
+        out[s.name] = arr
+    return out
 
 
 def _chi2(table: np.ndarray) -> float:
@@ -100,24 +120,75 @@ def _chi2(table: np.ndarray) -> float:
     return float(sps.chi2_contingency(t, correction=False)[1])
 
 
+def _ecdf_counts(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pooled sorted values and, at each of them, how many values of ``b`` / ``a`` are <= it.
+
+    Equal to ``b.searchsorted(pooled, "right")`` (likewise for ``a``), but from one stable merge
+    of the two sorted arrays instead of two binary searches per pooled value."""
+    both = np.concatenate((b, a))
+    order = np.argsort(both, kind="stable")  # a merge of two sorted runs
+    pooled = both[order]
+    below_b = np.cumsum(order < b.size)
+    if pooled.size > 1:
+        ends = np.flatnonzero(pooled[1:] != pooled[:-1])
+    else:
+        ends = np.empty(0, dtype=np.intp)
+    if ends.size + 1 == pooled.size:  # no ties
+        cb = below_b
+        ca = np.arange(1, pooled.size + 1) - below_b
+    else:  # a tie group counts all of its members: take the counts at the group's last position
+        ends = np.append(ends, pooled.size - 1)
+        sizes = np.diff(ends, prepend=-1)
+        cb = np.repeat(below_b[ends], sizes)
+        ca = np.repeat(ends + 1 - below_b[ends], sizes)
+    return pooled, cb, ca
+
+
+def _ks_wasserstein(
+    b: np.ndarray, a: np.ndarray, pooled: np.ndarray, cb: np.ndarray, ca: np.ndarray
+) -> tuple[float, float, float]:
+    """KS statistic and p-value (two-sided) and Wasserstein distance, computed the way
+    ``scipy.stats.ks_2samp`` / ``wasserstein_distance`` do (same ECDF values, same reductions,
+    so the same floats) from the shared merged ECDF counts. Samples small enough for scipy's
+    exact KS p-value go to scipy itself."""
+    n1, n2 = b.size, a.size
+    cdf1, cdf2 = cb / n1, ca / n2
+    wd = float(np.vecdot(np.abs(cdf1[:-1] - cdf2[:-1]), np.diff(pooled)))
+    if max(n1, n2) <= KS_EXACT_MAX_N:
+        ks = sps.ks_2samp(b, a)
+        return float(ks.statistic), float(ks.pvalue), wd
+    cddiffs = cdf1 - cdf2
+    min_s = np.clip(-cddiffs.min(), 0, 1)
+    max_s = cddiffs.max()
+    d = min_s if min_s > max_s else max_s
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    prob = np.clip(sps.kstwo.sf(d, np.round(en)), 0, 1)
+    return float(d), float(prob), wd
+
+
+def _hist_sorted(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(x, bins=edges)[0]`` for sorted ``x`` (numpy sorts and searches the same)."""
+    cum = np.concatenate((x.searchsorted(edges[:-1], "left"), x.searchsorted(edges[-1:], "right")))
+    return np.diff(cum)
+
+
 def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[str, Any]:
-    # sorted once: scipy sorts again, but already-sorted input is cheap to sort
-    b, a = np.sort(b), np.sort(a)
-    ks = sps.ks_2samp(b, a)
-    wd = float(sps.wasserstein_distance(b, a))
+    """``b``, ``a``: the sorted finite values of the baseline / current column."""
+    pooled, cb, ca = _ecdf_counts(b, a)
+    ks_stat, ks_p, wd = _ks_wasserstein(b, a, pooled, cb, ca)
     sd = float(np.std(b, ddof=1)) if b.size > 1 else 0.0
-    lo, hi = float(min(b.min(), a.min())), float(max(b.max(), a.max()))
-    pooled = np.sort(np.concatenate([b, a]), kind="stable")  # a merge of two sorted runs
+    lo, hi = float(pooled[0]), float(pooled[-1])
     edges = np.unique(np.quantile(pooled, np.linspace(0, 1, params.psi_bins + 1)))
     if edges.size < 2:
         edges = np.array([lo, hi if hi > lo else lo + 1])
     edges[0], edges[-1] = lo, hi
-    hb = np.histogram(b, bins=edges)[0].astype(float)
-    ha = np.histogram(a, bins=edges)[0].astype(float)
+    hb = _hist_sorted(b, edges).astype(float)
+    ha = _hist_sorted(a, edges).astype(float)
     p_chi = _chi2(np.vstack([hb, ha]))
     w_norm = wd / sd if sd > 0 else (0.0 if wd == 0 else math.inf)
     if params.statistical_test == "ks":
-        test_drift = float(ks.pvalue) < params.significance_level
+        test_drift = ks_p < params.significance_level
     elif params.statistical_test == "chi2":
         test_drift = p_chi < params.significance_level
     else:
@@ -125,8 +196,8 @@ def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[
     value = psi(hb, ha)
     return {
         "test": "numeric",
-        "ks_statistic": float(ks.statistic),
-        "ks_pvalue": float(ks.pvalue),
+        "ks_statistic": ks_stat,
+        "ks_pvalue": ks_p,
         "wasserstein": wd,
         "wasserstein_normalized": finite(w_norm),
         "psi": value,
@@ -134,7 +205,7 @@ def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[
         "bin_edges": edges.tolist(),
         "baseline_mean": float(b.mean()),
         "current_mean": float(a.mean()),
-        "baseline_range": [float(b.min()), float(b.max())],
+        "baseline_range": [float(b[0]), float(b[-1])],
         "decision_test": params.statistical_test,
         "distribution_drift": bool(test_drift and value >= params.psi_threshold),
     }
@@ -188,10 +259,39 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
     # missing counts of every common column, one select per frame
     miss_b = _missing_counts(baseline, common)
     miss_a = _missing_counts(frame, common)
+    kinds = {c: (kind_of(base_schema[c]), kind_of(cur_schema[c])) for c in common}
+    testable = [
+        c
+        for c in common
+        if kinds[c][0] == kinds[c][1]
+        and kinds[c][1] != NULL
+        and min(nb - miss_b[c], na - miss_a[c]) >= params.min_sample_size
+    ]
+    # numeric tests: the columns sorted a few at a time, in parallel, each sort shared by KS,
+    # Wasserstein and PSI (None: too few finite values)
+    numeric_dist: dict[str, dict[str, Any] | None] = {}
+    numeric_cols = [c for c in testable if kinds[c][1] in (NUMERIC, TEMPORAL)]
+    for batch in chunks(numeric_cols, SORT_BATCH):
+        sorted_b, sorted_a = _sorted_finite(baseline, batch), _sorted_finite(frame, batch)
+        for c in batch:
+            b_arr, a_arr = sorted_b.pop(c), sorted_a.pop(c)
+            numeric_dist[c] = (
+                None
+                if min(b_arr.size, a_arr.size) < params.min_sample_size
+                else _numeric(b_arr, a_arr, params)
+            )
+    # distinct counts of the current text columns, one parallel select
+    text_cols = [c for c in testable if kinds[c][1] == STRING]
+    distinct_now = (
+        dict(zip(text_cols, frame.select(pl.col(text_cols).drop_nulls().n_unique()).row(0),
+                 strict=True))
+        if text_cols
+        else {}
+    )  # fmt: skip
     columns: dict[str, dict[str, Any]] = {}
     rows: list[RowIssue] = []
     for c in common:
-        kb, ka = kind_of(base_schema[c]), kind_of(cur_schema[c])
+        kb, ka = kinds[c]
         info: dict[str, Any] = {
             "baseline_dtype": str(base_schema[c]),
             "current_dtype": str(cur_schema[c]),
@@ -221,13 +321,11 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
         elif min(nb - xb, na - xa) < params.min_sample_size:
             info["status"] = "insufficient_data"
         elif ka in (NUMERIC, TEMPORAL):
-            b_arr, a_arr = _as_numeric(baseline.get_column(c)), _as_numeric(frame.get_column(c))
-            if min(b_arr.size, a_arr.size) < params.min_sample_size:
+            dist = numeric_dist[c]
+            if dist is None:
                 info["status"] = "insufficient_data"
-            else:
-                dist = _numeric(b_arr, a_arr, params)
         elif ka in (STRING, BOOLEAN):
-            distinct = frame.get_column(c).drop_nulls().n_unique()
+            distinct = distinct_now.get(c, 0)
             if ka == STRING and distinct > 0.5 * (na - xa) and distinct > params.max_categories:
                 info["status"] = "high_cardinality"
             else:
