@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for module in (health, tools, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
+    app.include_router(tasks.callbacks_router)  # GET /v1/callbacks/secret
     app.include_router(auth_session_router)
     app.include_router(usage_router)
     dashboard.install(app)

@@ -1,6 +1,9 @@
-"""Idempotency-Key with Stripe's semantics: same key + same body replays the first response;
-same key + a different body is 422; keys are kept 24 hours. A key is claimed in its own
-committed transaction before the work starts, so two concurrent requests cannot both run."""
+"""Idempotency-Key with Stripe's semantics: same key + same body replays the first successful
+response (with ``Idempotent-Replayed: true``); same key + a different body is 422
+``IDEMPOTENCY_KEY_REUSED``; a second request while the first still runs is 409
+``IDEMPOTENCY_IN_PROGRESS``; keys are kept 24 hours, per tenant and endpoint. A key is claimed
+in its own committed transaction before the work starts, so two concurrent requests cannot both
+run."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope, utcnow
-from core.errors import AppError, ConflictError, ValidationFailedError
+from core.errors import ConflictError, ValidationFailedError
 from workers.models import IdempotencyRecord
 
 TTL = dt.timedelta(hours=24)
@@ -44,7 +47,9 @@ async def idempotent(
         status, out = await run()
         return status, out, False
     if len(key) > 255:
-        raise ValidationFailedError("Idempotency-Key is at most 255 characters")
+        raise ValidationFailedError(
+            "Idempotency-Key is at most 255 characters", code="INVALID_IDEMPOTENCY_KEY"
+        )
     request_hash = _hash(body)
     record_id = _claim(tenant_id, key, scope, request_hash)
     if isinstance(record_id, tuple):
@@ -52,13 +57,10 @@ async def idempotent(
         return status, out, True
     try:
         status, out = await run()
-    except AppError as exc:
-        if exc.status_code < 500:
-            _store(record_id, exc.status_code, {"error": exc.to_dict()})
-        else:
-            _forget(record_id)
-        raise
     except BaseException:
+        # Only a success is replayed. An error changed nothing (a create that failed stored
+        # nothing, a process that failed queued nothing), so the key is freed and a retry with
+        # the same key runs again: after a top-up, an upload, or the end of a 503.
         _forget(record_id)
         raise
     _store(record_id, status, out)

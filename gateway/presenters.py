@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.schemas import AgentRunOut, TaskError, TaskOut
+from gateway.schemas import AgentRunOut, TaskError, TaskFileOut, TaskOut
 from workers.models import Task
 
 
@@ -28,14 +28,10 @@ def task_out(task: Task) -> TaskOut:
         credits_charged=task.credits_charged,
         rows_processed=task.rows_processed,
         files=[
-            {
-                "role": f.role,
-                "filename": f.filename,
-                "size": f.size,
-                "format": f.format,
-                "sha256": f.sha256,
-            }
-            for f in task.files
+            TaskFileOut(
+                role=f.role, filename=f.filename, size=f.size, format=f.format, sha256=f.sha256
+            )
+            for f in sorted(task.files, key=lambda f: f.role)
         ],
         error=TaskError(code=task.error_code, message=task.error_message)
         if task.error_code

@@ -5,52 +5,99 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tool_id": "profile-my-data",
+                    "agents": ["unified-profiler", "score-risk"],
+                    "parameters": {"unified-profiler": {"top_n_values": 5}},
+                }
+            ]
+        },
+    )
 
-    tool_id: str = Field(description="profile-my-data, clean-my-data or master-my-data.")
+    tool_id: str = Field(
+        max_length=64, description="profile-my-data, clean-my-data or master-my-data."
+    )
     agents: list[str] | None = Field(
-        None, description="Agents to run (default: all of the tool's agents, in its order)."
+        None,
+        max_length=50,
+        description="Agents to run (default: all of the tool's agents, in its order). Unknown "
+        "agents are 422 UNKNOWN_AGENT, duplicates 422 INVALID_PARAMETERS.",
     )
     parameters: dict[str, Any] | None = Field(
-        None, description="Per-agent parameter overrides: {agent_id: {name: value}}."
+        None,
+        description="Per-agent parameter overrides: {agent_id: {name: value}}, validated "
+        "against each agent's schema (GET /v1/tools/{tool_id}); a bad value is 422 "
+        "INVALID_PARAMETERS with details.path like parameters.<agent>.<field>.",
     )
     filenames: dict[str, str] | None = Field(
-        None, description="Optional file name per role, used for the presigned upload keys."
+        None,
+        description="Optional file name per role, used for the presigned upload keys "
+        "(sanitised: no directories, no control characters).",
     )
     on_bad_lines: Literal["error", "skip"] = Field(
         "error", description="'skip' drops structurally bad lines and lists them in the outputs."
     )
-    sheet: str | None = Field(None, description="XLSX sheet to read (default: the first).")
-    callback_url: str | None = Field(
-        None, description="POSTed a signed JSON notification when the task ends."
+    sheet: str | None = Field(
+        None, max_length=255, description="XLSX sheet to read (default: the first)."
     )
+    callback_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="POSTed a signed JSON notification when the task ends (https; private and "
+        "loopback addresses are refused unless the platform allows them).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # NUL cannot be stored in PostgreSQL text or JSONB; no legitimate value contains one.
+        if _has_nul(data):
+            raise ValueError("strings must not contain NUL characters")
+        return data
 
 
 class UploadSlot(BaseModel):
-    url: str
+    url: str = Field(description="Presigned S3 URL; PUT the file's bytes to it.")
     method: Literal["PUT"] = "PUT"
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = Field(default_factory=dict, description="Headers to send along.")
     expires_at: dt.datetime
 
 
 class TaskCreated(BaseModel):
     task_id: str
-    status: str
+    status: str = Field(description="CREATED, or QUEUED after a one-shot call with process=true.")
     tool_id: str
-    agents: list[str]
-    uploads: dict[str, UploadSlot]
+    agents: list[str] = Field(description="The agents that will run, in run order.")
+    uploads: dict[str, UploadSlot] = Field(description="A presigned PUT per file role.")
+    credits_held: int | None = Field(
+        None, description="Credits held (one-shot calls with process=true only)."
+    )
 
 
 class FileUploaded(BaseModel):
     role: str
-    filename: str
+    filename: str = Field(description="The sanitised name the file is stored under.")
     size: int
     sha256: str
-    format: str
+    format: str = Field(description="Detected from the content: csv, tsv, xlsx, json, ...")
 
 
 class ProcessAccepted(BaseModel):
@@ -61,9 +108,9 @@ class ProcessAccepted(BaseModel):
 
 class AgentRunOut(BaseModel):
     agent_id: str
-    status: str
+    status: str = Field(description="pending, running, success, failed, skipped or cancelled.")
     duration_ms: int | None
-    credits: int
+    credits: int = Field(description="Credits charged for this agent (only when it succeeded).")
     error: dict[str, str | None] | None = None
 
 
@@ -72,18 +119,29 @@ class TaskError(BaseModel):
     message: str | None
 
 
+class TaskFileOut(BaseModel):
+    role: str
+    filename: str
+    size: int | None
+    format: str | None
+    sha256: str | None
+
+
 class TaskOut(BaseModel):
     task_id: str
     tool_id: str
-    status: str
-    progress: int
+    status: str = Field(
+        description="CREATED, QUEUED, PROCESSING, COMPLETED, COMPLETED_WITH_ERRORS, FAILED, "
+        "CANCELLED or EXPIRED."
+    )
+    progress: int = Field(description="0-100.")
     current_agent: str | None
     agents: list[AgentRunOut]
     attempt: int
     credits_held: int
     credits_charged: int
     rows_processed: int | None
-    files: list[dict[str, Any]]
+    files: list[TaskFileOut]
     error: TaskError | None
     created_at: dt.datetime
     queued_at: dt.datetime | None
@@ -93,12 +151,21 @@ class TaskOut(BaseModel):
 
 class TaskPage(BaseModel):
     items: list[TaskOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
 
 
 class OutputOut(BaseModel):
     name: str
     kind: str
     size: int | None
-    url: str
+    url: str = Field(description="Presigned GET URL for this one object; expires at expires_at.")
     expires_at: dt.datetime
+
+
+class CallbackSecretOut(BaseModel):
+    secret: str = Field(description="HMAC-SHA256 key of your callback signatures.")
+    signature_header: str = "X-Agensium-Signature"
+    scheme: str = Field(
+        "t=<unix seconds>,v1=hex(HMAC_SHA256(secret, '<t>.' + raw body))",
+        description="How the signature header is built.",
+    )

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
 
-from core.errors import TooLargeError, ValidationFailedError
+from core.errors import BadRequestError, TooLargeError, ValidationFailedError
 from core.storage import Storage, sanitize_filename
 from transformers.errors import UnsupportedFormatError
 from transformers.io.sniff import sniff_format
@@ -26,6 +29,45 @@ class EmptyFileError(ValidationFailedError):
 
 class FileTooLarge(TooLargeError):
     code = "FILE_TOO_LARGE"
+
+
+class BodyTooLarge(TooLargeError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class MissingFileField(ValidationFailedError):
+    code = "MISSING_FILE_FIELD"
+
+
+def too_large(max_bytes: int) -> FileTooLarge:
+    return FileTooLarge(
+        f"The file exceeds your plan's limit of {max_bytes} bytes",
+        details={"limit_bytes": max_bytes},
+    )
+
+
+async def capped(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncGenerator[bytes, None]:
+    """Pass a request body through, failing with 413 as soon as it passes ``max_bytes``
+    (chunked bodies have no Content-Length to refuse up front)."""
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > max_bytes:
+            raise too_large(max_bytes)
+        yield chunk
+
+
+async def parse_multipart(request: Request, max_bytes: int) -> FormData:
+    """Parse multipart/form-data with the whole body capped (file parts spool to disk)."""
+    try:
+        parser = MultiPartParser(
+            request.headers, capped(request.stream(), max_bytes), max_files=10, max_fields=20
+        )
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise BadRequestError(
+            f"Invalid multipart body: {exc.message}", code="INVALID_MULTIPART"
+        ) from None
 
 
 @dataclass
@@ -50,10 +92,7 @@ async def spool(chunks: AsyncIterator[bytes], max_bytes: int) -> Received:
                     continue
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FileTooLarge(
-                        f"The file exceeds your plan's limit of {max_bytes} bytes",
-                        details={"limit_bytes": max_bytes},
-                    )
+                    raise too_large(max_bytes)
                 if len(head) < SNIFF_BYTES:
                     head += chunk[: SNIFF_BYTES - len(head)]
                 digest.update(chunk)

@@ -37,20 +37,33 @@ def validate_callback_url(url: str) -> str:
     """https only outside local use; private, loopback and link-local targets refused unless
     ``CALLBACK_ALLOW_PRIVATE`` (so callbacks cannot reach internal services)."""
     s = get_settings()
-    parsed = urlparse(url)
+    if len(url) > 2000 or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
+        raise InvalidCallbackUrl(
+            "callback_url must be a URL of at most 2000 characters, without spaces or control"
+            " characters"
+        )
+    try:
+        parsed = urlparse(url)
+        port = parsed.port
+    except ValueError:
+        raise InvalidCallbackUrl("callback_url is not a valid URL") from None
     if parsed.scheme not in ("https", "http") or not parsed.hostname:
         raise InvalidCallbackUrl("callback_url must be an absolute http(s) URL")
     if parsed.scheme != "https" and not s.callback_allow_private:
         raise InvalidCallbackUrl("callback_url must use https")
     if not s.callback_allow_private:
         try:
-            infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443)
-        except socket.gaierror:
+            infos = socket.getaddrinfo(parsed.hostname, port or 443)
+        except (socket.gaierror, UnicodeError):
             raise InvalidCallbackUrl("callback_url host does not resolve") from None
         for info in infos:
-            ip = ipaddress.ip_address(info[4][0])
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
             if (
-                ip.is_private
+                ip.is_unspecified
+                or ip.is_private
                 or ip.is_loopback
                 or ip.is_link_local
                 or ip.is_reserved
@@ -85,9 +98,14 @@ def deliver(task_id: str) -> dict[str, Any]:
         "X-Agensium-Signature": sign(tenant_webhook_secret(tenant_id), body),
         "X-Agensium-Task-Id": task_id,
     }
-    resp = httpx.post(
-        url, content=body, headers=headers, timeout=get_settings().callback_timeout_seconds
-    )
+    try:
+        resp = httpx.post(
+            url, content=body, headers=headers, timeout=get_settings().callback_timeout_seconds
+        )
+    except httpx.TransportError as exc:
+        # The delivering Celery task retries ConnectionError with backoff; httpx's own
+        # exceptions are not OSErrors and would end the delivery at the first refusal.
+        raise ConnectionError(f"callback failed: {type(exc).__name__}: {exc}") from exc
     if resp.status_code >= 500 or resp.status_code == 429:
         raise ConnectionError(f"callback answered {resp.status_code}")
     return {"delivered": True, "status_code": resp.status_code}

@@ -21,6 +21,9 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.EXPIRED: frozenset(),
 }
 
+#: What each tenant action needs; a call in any other status is 409 INVALID_STATE naming it.
+UPLOADABLE = frozenset({S.CREATED})
+PROCESSABLE = frozenset({S.CREATED})
 CANCELLABLE = frozenset({S.CREATED, S.QUEUED, S.PROCESSING})
 DELETABLE = frozenset(
     {S.CREATED, S.COMPLETED, S.COMPLETED_WITH_ERRORS, S.FAILED, S.CANCELLED, S.EXPIRED}

@@ -4,7 +4,9 @@ delete. Used by the gateway; services flush, the request boundary commits."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import hashlib
+import uuid
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -53,13 +55,26 @@ def create_task(
 
 def get_task(session: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> Task:
     """Another tenant's task answers 404, exactly like a task that does not exist."""
+    if not _is_task_id(task_id):
+        raise_not_found(task_id)
     stmt = scoped(Task, tenant_id).where(Task.id == task_id)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     task = session.scalars(stmt).first()
     if task is None:
-        raise TaskNotFound("Task not found", details={"task_id": task_id})
+        raise_not_found(task_id)
     return task
+
+
+def raise_not_found(task_id: str) -> NoReturn:
+    raise TaskNotFound("Task not found", details={"task_id": task_id[:64]})
+
+
+def _is_task_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def list_tasks(
@@ -93,7 +108,7 @@ def file_slot(task: Task, role: str, filename: str) -> tuple[str, str]:
             f"Tool '{task.tool_id}' has no file role '{role}'",
             details={"role": role, "roles": [r.name for r in tool.file_roles]},
         )
-    lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "upload files to")
+    lifecycle.ensure(task, lifecycle.UPLOADABLE, "upload files to")
     return role, input_key(task.tenant_id, task.id, role, filename)
 
 
@@ -199,7 +214,7 @@ def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> 
     The conditional update makes two concurrent calls enqueue the task once: the loser sees
     the row already QUEUED and gets 409 with the current status.
     """
-    lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "process")
+    lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
     verify_files(task, storage)
     tool = get_tool(task.tool_id)
     roles = {f.role for f in task.files}
@@ -220,7 +235,7 @@ def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(task)
-        lifecycle.ensure(task, frozenset({TaskStatus.CREATED}), "process")
+        lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
     billing.hold_for_task(session, task.tenant_id, task.id, task.tool_id, est.credits)
     for run in task.runs:
         run.price = est.per_agent.get(run.agent_id, 0)
@@ -272,7 +287,19 @@ def finish(
 
 
 def delete_task(session: Session, task: Task, storage: Storage) -> None:
+    """Refuses a QUEUED or PROCESSING task; removes the row first (flushed) so that a failure
+    leaves files without a row rather than a row pointing at deleted files."""
     lifecycle.ensure(task, lifecycle.DELETABLE, "delete")
-    storage.delete_prefix(task_prefix(task.tenant_id, task.id))
+    prefix = task_prefix(task.tenant_id, task.id)
     session.delete(task)
     session.flush()
+    storage.delete_prefix(prefix)
+
+
+def sha256_of_object(storage: Storage, key: str) -> str:
+    """Hash an object by streaming it (presigned uploads never pass through the gateway)."""
+    digest = hashlib.sha256()
+    body = storage.client.get_object(Bucket=storage.bucket, Key=key)["Body"]
+    for chunk in body.iter_chunks(1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()

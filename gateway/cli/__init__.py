@@ -265,3 +265,6 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ApiError as exc:  # an API refusal is a message and exit 1, not a traceback
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(1)

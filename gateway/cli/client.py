@@ -119,7 +119,12 @@ def print_summary(client: Client, task: dict[str, Any], console: Console) -> Non
                 f"recommended next tool: [bold]{nxt.get('tool_id')}[/bold] — {nxt.get('reason')}"
             )
         outputs = client.call("GET", f"/v1/tasks/{task['task_id']}/outputs")
-        out_table = Table("output", "kind", "bytes", "download (presigned, expires)")
+        # Links as plain lines, never cut by a table column: they are meant to be copied.
+        console.print(f"\n[bold]Outputs[/bold] (presigned links, valid until {_expiry(outputs)})")
         for o in outputs:
-            out_table.add_row(o["name"], o["kind"], str(o["size"] or ""), o["url"])
-        console.print(out_table)
+            console.print(f"{o['name']}  {o['kind']}  {o['size'] or ''} bytes", highlight=False)
+            console.print(f"  {o['url']}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _expiry(outputs: list[dict[str, Any]]) -> str:
+    return str(outputs[0]["expires_at"]) if outputs else "-"

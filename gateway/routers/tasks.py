@@ -9,13 +9,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from core.db import session_scope, utcnow
-from core.errors import BadRequestError, ConflictError, ValidationFailedError
+from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
 from core.settings import get_settings
 from core.storage import Storage, input_key
 from gateway import uploads
@@ -24,6 +26,7 @@ from gateway.errors import responses
 from gateway.idempotency import idempotent
 from gateway.presenters import task_out
 from gateway.schemas import (
+    CallbackSecretOut,
     FileUploaded,
     OutputOut,
     ProcessAccepted,
@@ -35,12 +38,17 @@ from gateway.schemas import (
 )
 from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
-from transformers.registry import get_tool
-from workers import service
-from workers.callbacks import validate_callback_url
-from workers.models import Task, TaskStatus
+from transformers.registry import FileRole, get_tool
+from workers import lifecycle, service
+from workers.callbacks import tenant_webhook_secret, validate_callback_url
+from workers.models import FINAL_STATUSES, Task, TaskStatus
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+# 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
+# any task call.
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 429, 503))
+callbacks_router = APIRouter(
+    prefix="/v1/callbacks", tags=["callbacks"], responses=responses(401, 403, 429)
+)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -99,12 +107,44 @@ def _create(
     )
 
 
+_CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": TaskCreate.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["spec"],
+                    "properties": {
+                        "spec": {
+                            "type": "string",
+                            "description": "The JSON task spec ({tool_id, agents?, ...}).",
+                        },
+                        "process": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "true: process right after the uploads.",
+                        },
+                        "primary": {"type": "string", "format": "binary"},
+                        "baseline": {"type": "string", "format": "binary"},
+                        "contract": {"type": "string", "format": "binary"},
+                        "reference": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
 @router.post(
     "",
     status_code=201,
     response_model=TaskCreated,
-    responses=responses(401, 409, 413, 415, 422, 429),
+    responses=responses(400, 402, 409, 413, 415, 422),
     summary="Create a task",
+    openapi_extra=_CREATE_BODY,
 )
 async def create_task(
     request: Request,
@@ -116,7 +156,11 @@ async def create_task(
 
     Send JSON ``{tool_id, agents?, parameters?, callback_url?}``, or ``multipart/form-data``
     with a ``spec`` JSON field, one file field per role (``primary``, ``baseline``...) and
-    ``process=true`` to create, upload and process in one call.
+    ``process=true`` to create, upload and process in one call (201 with ``status: QUEUED``;
+    if any step fails the task is removed and the error returned). Agents and parameters are
+    validated against the tool before anything is stored: 422 ``UNKNOWN_TOOL``,
+    ``UNKNOWN_AGENT``, ``INVALID_PARAMETERS`` (``details.path``), ``UNKNOWN_ROLE``,
+    ``INVALID_CALLBACK_URL``. JSON bodies over 1 MB are 413. Honours ``Idempotency-Key``.
     """
     assert principal.tenant_id is not None
     ctype = request.headers.get("content-type", "")
@@ -144,30 +188,29 @@ async def _json_body(request: Request) -> Any:
     limit = get_settings().max_json_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise uploads.FileTooLarge(
+        raise uploads.BodyTooLarge(
             f"JSON bodies are limited to {limit} bytes", details={"limit_bytes": limit}
         )
-    data = b""
+    data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise uploads.FileTooLarge(
+            raise uploads.BodyTooLarge(
                 f"JSON bodies are limited to {limit} bytes", details={"limit_bytes": limit}
             )
     try:
-        return json.loads(data or b"null")
-    except ValueError as exc:
+        return json.loads(bytes(data) or b"null")
+    except (ValueError, RecursionError) as exc:
         raise BadRequestError(f"The body is not valid JSON: {exc}", code="INVALID_JSON") from None
 
 
 def _parse(model: type[TaskCreate], raw: Any) -> TaskCreate:
-    from pydantic import ValidationError
-
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         errors = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_input=False)
         ]
         raise ValidationFailedError(
             f"{errors[0]['path'] or 'body'}: {errors[0]['message']}", details={"errors": errors}
@@ -177,63 +220,92 @@ def _parse(model: type[TaskCreate], raw: Any) -> TaskCreate:
 async def _one_shot(
     request: Request, principal: Principal, storage: Storage, idem: str | None
 ) -> Response:
-    """multipart: spec (JSON) + a file per role + process=true."""
+    """multipart: spec (JSON) + a file per role + process=true. All or nothing: if an upload
+    or the processing fails, the task and its files are removed before the error is sent."""
     assert principal.tenant_id is not None
-    form = await request.form()
+    plan = await run_in_threadpool(_plan_of, principal)
+    form = await uploads.parse_multipart(request, plan.max_file_bytes * 4 + 1024 * 1024)
     try:
-        raw = json.loads(str(form.get("spec") or "{}"))
-    except ValueError:
-        raise BadRequestError("The 'spec' field is not valid JSON", code="INVALID_JSON") from None
-    for field_name in ("tool_id",):
-        if form.get(field_name) and isinstance(raw, dict):
-            raw.setdefault(field_name, str(form.get(field_name)))
-    body = _parse(TaskCreate, raw)
-    do_process = str(form.get("process", "false")).lower() in ("1", "true", "yes")
-    tool = get_tool(body.tool_id)
-    files = {
-        k: v for k, v in form.multi_items() if isinstance(v, UploadFile) or hasattr(v, "filename")
-    }
-    unknown = [k for k in files if tool.role(k) is None]
-    if unknown:
-        raise ValidationFailedError(
-            f"Tool '{tool.tool_id}' has no file role '{unknown[0]}'",
-            code="UNKNOWN_ROLE",
-            details={"roles": [r.name for r in tool.file_roles]},
-        )
-    idem_body = {"spec": raw, "files": sorted(files), "process": do_process}
-
-    async def run() -> tuple[int, dict[str, Any]]:
-        with session_scope() as session:
-            created = _create(session, principal, body, storage)
-            plan = _plan(session, principal)
-        for role_name, upload in files.items():
-            await _receive(
-                principal,
-                created.task_id,
-                role_name,
-                upload.filename,
-                _iter_upload(upload),
-                storage,
-                plan,
+        spec = form.get("spec")
+        if isinstance(spec, UploadFile):
+            spec = (await spec.read(get_settings().max_json_body_bytes + 1)).decode(
+                "utf-8", "replace"
             )
-        out = created.model_dump(mode="json")
-        if do_process:
-            accepted = await run_in_threadpool(_process_sync, principal, created.task_id, storage)
-            out["status"] = accepted.status
-            out["credits_held"] = accepted.credits_held
-        return 201, out
+        try:
+            raw = json.loads(spec or "{}")
+        except (ValueError, RecursionError):
+            raise BadRequestError(
+                "The 'spec' field is not valid JSON", code="INVALID_JSON"
+            ) from None
+        body = _parse(TaskCreate, raw)
+        do_process = str(form.get("process", "false")).lower() in ("1", "true", "yes")
+        tool = get_tool(body.tool_id)
+        files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
+        files.pop("spec", None)
+        unknown = [k for k in files if tool.role(k) is None]
+        if unknown:
+            raise ValidationFailedError(
+                f"Tool '{tool.tool_id}' has no file role {unknown[0]!r}",
+                code="UNKNOWN_ROLE",
+                details={"role": unknown[0][:64], "roles": [r.name for r in tool.file_roles]},
+            )
+        idem_body = {"spec": raw, "files": sorted(files), "process": do_process}
 
-    status, out, replayed = await idempotent(
-        principal.tenant_id, idem, "POST /v1/tasks (multipart)", idem_body, run
-    )
+        async def run() -> tuple[int, dict[str, Any]]:
+            def create() -> TaskCreated:
+                with session_scope() as session:
+                    return _create(session, principal, body, storage)
+
+            created = await run_in_threadpool(create)
+            try:
+                for role_name, upload in files.items():
+                    await _receive(
+                        principal,
+                        created.task_id,
+                        role_name,
+                        upload.filename,
+                        _iter_upload(upload),
+                        storage,
+                        plan,
+                    )
+                out = created.model_dump(mode="json")
+                if do_process:
+                    accepted = await run_in_threadpool(
+                        _process_sync, principal, created.task_id, storage
+                    )
+                    out["status"] = accepted.status
+                    out["credits_held"] = accepted.credits_held
+            except BaseException:
+                await run_in_threadpool(_discard, principal, created.task_id, storage)
+                raise
+            return 201, out
+
+        status, out, replayed = await idempotent(
+            principal.tenant_id, idem, "POST /v1/tasks (multipart)", idem_body, run
+        )
+    finally:
+        await form.close()
     return JSONResponse(
         out, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
     )
 
 
-async def _iter_upload(upload: Any) -> AsyncIterator[bytes]:
+def _discard(principal: Principal, task_id: str, storage: Storage) -> None:
+    assert principal.tenant_id is not None
+    with session_scope() as session:
+        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+        if TaskStatus(task.status) in lifecycle.DELETABLE:
+            service.delete_task(session, task, storage)
+
+
+async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(1024 * 1024):
         yield chunk
+
+
+def _plan_of(principal: Principal) -> Plan:
+    with session_scope() as session:
+        return _plan(session, principal)
 
 
 def _plan(session: Session, principal: Principal) -> Plan:
@@ -242,6 +314,20 @@ def _plan(session: Session, principal: Principal) -> Plan:
     plan: Plan = tenant.plan
     session.expunge(plan)
     return plan
+
+
+def _check_slot(
+    principal: Principal, task_id: str, role: str, filename: str
+) -> tuple[str, FileRole]:
+    """404 for a task that is not the caller's, 422 for a role the tool lacks, 409 unless the
+    task is CREATED; answers the S3 key and the role. Checked before the body is read."""
+    assert principal.tenant_id is not None
+    with session_scope() as session:
+        task = service.get_task(session, principal.tenant_id, task_id)
+        _, key = service.file_slot(task, role, filename)
+        spec = get_tool(task.tool_id).role(role)
+    assert spec is not None
+    return key, spec
 
 
 async def _receive(
@@ -255,11 +341,7 @@ async def _receive(
 ) -> FileUploaded:
     assert principal.tenant_id is not None
     name = uploads.clean_filename(filename, role)
-    with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id)
-        _, key = service.file_slot(task, role, name)
-        role_spec = get_tool(task.tool_id).role(role)
-        assert role_spec is not None
+    key, role_spec = await run_in_threadpool(_check_slot, principal, task_id, role, name)
     received = await uploads.spool(chunks, plan.max_file_bytes)
     try:
         fmt = uploads.check_content(received.size, received.head, name, role_spec)
@@ -267,79 +349,119 @@ async def _receive(
         received.path.unlink(missing_ok=True)
         raise
     await uploads.store(storage, received, key)
-    with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id)
-        service.file_slot(task, role, name)  # still CREATED?
-        service.record_file(
-            session, task, role, name, key, size=received.size, sha256=received.sha256, fmt=fmt
-        )
+
+    def record() -> None:
+        assert principal.tenant_id is not None
+        with session_scope() as session:
+            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+            service.file_slot(task, role, name)  # still CREATED?
+            previous = task.file(role)
+            if previous is not None and previous.key != key:
+                storage.delete(previous.key)  # a re-upload under another name replaces it
+            service.record_file(
+                session, task, role, name, key, size=received.size, sha256=received.sha256, fmt=fmt
+            )
+
+    try:
+        await run_in_threadpool(record)
+    except AppError:
+        # The task was processed, cancelled or deleted meanwhile: leave no orphan object.
+        await run_in_threadpool(_delete_if_unrecorded, principal, task_id, role, key, storage)
+        raise
     return FileUploaded(
         role=role, filename=name, size=received.size, sha256=received.sha256, format=fmt
     )
 
 
+def _delete_if_unrecorded(
+    principal: Principal, task_id: str, role: str, key: str, storage: Storage
+) -> None:
+    assert principal.tenant_id is not None
+    with session_scope() as session:
+        try:
+            task = service.get_task(session, principal.tenant_id, task_id)
+        except AppError:
+            task = None
+        recorded = task is not None and any(f.key == key for f in task.files)
+    if not recorded:
+        storage.delete(key)
+
+
 @router.put(
     "/{task_id}/files/{role}",
     response_model=FileUploaded,
-    responses=responses(401, 404, 409, 413, 415, 422),
+    responses=responses(400, 404, 409, 413, 415, 422),
     summary="Upload a file through the gateway",
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
+                        "required": ["file"],
                         "properties": {"file": {"type": "string", "format": "binary"}},
                     }
                 },
-            }
+            },
         }
     },
 )
 async def upload_file(
     task_id: str,
-    role: str,
+    role: Annotated[
+        str,
+        Path(max_length=32, examples=["primary", "baseline", "contract", "reference"]),
+    ],
     request: Request,
     principal: TenantDep,
     plan: PlanDep,
     storage: StorageDep,
     filename: Annotated[
-        str | None, Query(description="The file's name (raw-body uploads).")
+        str | None,
+        Query(max_length=1000, description="The file's name (raw-body uploads)."),
     ] = None,
 ) -> FileUploaded:
     """Stream a file for one role to storage: the raw bytes as the body with ``?filename=``,
-    or ``multipart/form-data`` with a ``file`` field. Size-limited by the plan; the format is
-    detected from the content. Answers the stored size and SHA-256."""
+    or ``multipart/form-data`` with a ``file`` field. The name is sanitised (no directories, no
+    control characters). 413 ``FILE_TOO_LARGE`` over the plan's limit, 415
+    ``UNSUPPORTED_FORMAT`` when the content is not a format the role accepts (judged by the
+    bytes, not the extension), 422 ``EMPTY_FILE``, 422 ``UNKNOWN_ROLE``, 409 ``INVALID_STATE``
+    unless the task is CREATED. Answers the stored name, size, SHA-256 and format."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > plan.max_file_bytes + 64 * 1024:
-        raise uploads.FileTooLarge(
-            f"The file exceeds your plan's limit of {plan.max_file_bytes} bytes",
-            details={"limit_bytes": plan.max_file_bytes},
-        )
+        raise uploads.too_large(plan.max_file_bytes)
+    await run_in_threadpool(
+        _check_slot, principal, task_id, role, uploads.clean_filename(filename, role)
+    )
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or not hasattr(upload, "filename"):
-            raise ValidationFailedError(
-                "Send the file in a 'file' form field", code="MISSING_FILE_FIELD"
+        form = await uploads.parse_multipart(request, plan.max_file_bytes + 64 * 1024)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise uploads.MissingFileField("Send the file in a 'file' form field")
+            return await _receive(
+                principal,
+                task_id,
+                role,
+                filename or upload.filename,
+                _iter_upload(upload),
+                storage,
+                plan,
             )
-        return await _receive(
-            principal,
-            task_id,
-            role,
-            filename or upload.filename,
-            _iter_upload(upload),
-            storage,
-            plan,
-        )
+        finally:
+            await form.close()
     return await _receive(principal, task_id, role, filename, request.stream(), storage, plan)
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
     assert principal.tenant_id is not None
     with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id)
+        # The row lock serialises concurrent calls on one task: the first queues it, the
+        # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
+        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+        lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
         _adopt_presigned_uploads(session, task, storage)
         plan = session.get(Tenant, principal.tenant_id).plan  # type: ignore[union-attr]
         # The plan's size limits travel with the task: the worker's reader enforces them.
@@ -354,7 +476,8 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
 
 
 def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> None:
-    """Files PUT to presigned URLs: record them and check size and format like gateway uploads."""
+    """Files PUT to presigned URLs: record them and check size, content and format like
+    gateway uploads (the SHA-256 is computed by reading the object once)."""
     if task.status != TaskStatus.CREATED:
         return
     tool = get_tool(task.tool_id)
@@ -375,9 +498,14 @@ def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> 
                 details={"role": role.name, "limit_bytes": plan.max_file_bytes},
             )
         head = storage.read_head(key, uploads.SNIFF_BYTES) if info.size else b""
-        fmt = uploads.check_content(info.size, head, name, role)
+        try:
+            fmt = uploads.check_content(info.size, head, name, role)
+        except AppError:
+            storage.delete(key)
+            raise
+        sha256 = service.sha256_of_object(storage, key)
         service.record_file(
-            session, task, role.name, name, key, size=info.size, sha256=None, fmt=fmt
+            session, task, role.name, name, key, size=info.size, sha256=sha256, fmt=fmt
         )
 
 
@@ -385,15 +513,19 @@ def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> 
     "/{task_id}/process",
     status_code=202,
     response_model=ProcessAccepted,
-    responses=responses(401, 402, 404, 409, 413, 415, 422, 429),
+    responses=responses(402, 404, 409, 413, 415, 422),
     summary="Validate, hold credits and queue a task",
 )
 async def process_task(
     task_id: str, principal: TenantDep, storage: StorageDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """Checks the files, estimates the credits, holds them and puts the task on its tool's
-    queue (after the commit). 402 with required/available/shortfall when credits are short;
-    409 when the task is not CREATED; 429 ``QUOTA_EXCEEDED`` over the plan's concurrency."""
+    """Checks that every required file is in storage with its recorded size (409
+    ``MISSING_FILE`` otherwise; files PUT to presigned URLs are checked for size, emptiness
+    and format here), estimates the credits, holds them and puts the task on its tool's queue
+    (after the commit). 402 ``INSUFFICIENT_CREDITS`` with required/available/shortfall; 409
+    ``INVALID_STATE`` when the task is not CREATED (``details.status``); 429
+    ``QUOTA_EXCEEDED`` over the plan's concurrency. Concurrent calls queue the task once.
+    Honours ``Idempotency-Key``."""
     assert principal.tenant_id is not None
 
     async def run() -> tuple[int, dict[str, Any]]:
@@ -408,9 +540,7 @@ async def process_task(
     )
 
 
-@router.get(
-    "/{task_id}", response_model=TaskOut, responses=responses(401, 404), summary="Task status"
-)
+@router.get("/{task_id}", response_model=TaskOut, responses=responses(404), summary="Task status")
 def get_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut:
     """Status, progress 0-100, the current agent, per-agent status, credits and errors."""
     assert principal.tenant_id is not None
@@ -419,31 +549,58 @@ def get_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut
 
 @router.get(
     "/{task_id}/events",
+    response_class=Response,
     responses={
-        **responses(401, 404),
-        200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
+        **responses(404),
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["event", "data"],
+                        "properties": {
+                            "event": {"type": "string", "enum": ["progress", "status"]},
+                            "data": {"type": "string", "description": "A JSON document."},
+                        },
+                    }
+                }
+            },
+            "description": "Server-Sent Events: `event: progress` with the task (as GET "
+            "/v1/tasks/{task_id}) on every change, then one `event: status` with "
+            '`{"status": ...}` when the task has ended; the stream then closes.',
+        },
     },
     summary="Progress as Server-Sent Events",
 )
 async def task_events(task_id: str, principal: TenantDep, request: Request) -> Response:
-    """Pushes a ``progress`` event on every change of status, progress or agent, and ends with
-    a ``status`` event when the task ends. Polls the task row, the source of truth."""
+    """Pushes a ``progress`` event on every change of status, progress, current agent or an
+    agent's status, and ends with a ``status`` event when the task ends (at once for a task that
+    has already ended). Polls the task row, the source of truth, twice a second."""
     from sse_starlette.sse import EventSourceResponse
 
     assert principal.tenant_id is not None
     tenant_id = principal.tenant_id
 
-    def snapshot() -> dict[str, Any]:
+    def snapshot() -> dict[str, Any] | None:
         with session_scope() as session:
-            task = service.get_task(session, tenant_id, task_id)
+            try:
+                task = service.get_task(session, tenant_id, task_id)
+            except AppError:
+                return None  # deleted while watched
             return task_out(task).model_dump(mode="json")
 
     first = await run_in_threadpool(snapshot)
+    if first is None:
+        service.raise_not_found(task_id)
+    final = {s.value for s in FINAL_STATUSES}
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         last: Any = None
-        current = first
+        current: dict[str, Any] | None = first
         while True:
+            if current is None:
+                yield {"event": "status", "data": json.dumps({"status": "DELETED"})}
+                return
             key = (
                 current["status"],
                 current["progress"],
@@ -453,11 +610,7 @@ async def task_events(task_id: str, principal: TenantDep, request: Request) -> R
             if key != last:
                 last = key
                 yield {"event": "progress", "data": json.dumps(current)}
-            if current["status"] in {s.value for s in TaskStatus} - {
-                "CREATED",
-                "QUEUED",
-                "PROCESSING",
-            }:
+            if current["status"] in final:
                 yield {"event": "status", "data": json.dumps({"status": current["status"]})}
                 return
             if await request.is_disconnected():
@@ -468,11 +621,23 @@ async def task_events(task_id: str, principal: TenantDep, request: Request) -> R
     return EventSourceResponse(stream(), ping=15)
 
 
-@router.get("/{task_id}/report", responses=responses(401, 404, 409), summary="The JSON report")
+@router.get(
+    "/{task_id}/report",
+    response_class=Response,
+    responses={
+        **responses(404, 409),
+        200: {
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "The report: summary, per-agent results, findings.",
+        },
+    },
+    summary="The JSON report",
+)
 def get_report(
     task_id: str, principal: TenantDep, session: SessionDep, storage: StorageDep
 ) -> Response:
-    """The task's report once it has ended with one (409 before that)."""
+    """The task's report once it has ended with one; 409 ``REPORT_NOT_READY`` (with
+    ``details.status``) before that, and for a task that failed before producing one."""
     assert principal.tenant_id is not None
     task = service.get_task(session, principal.tenant_id, task_id)
     if not task.report_key:
@@ -487,13 +652,15 @@ def get_report(
 @router.get(
     "/{task_id}/outputs",
     response_model=list[OutputOut],
-    responses=responses(401, 404),
+    responses=responses(404),
     summary="Output files",
 )
 def get_outputs(
     task_id: str, principal: TenantDep, session: SessionDep, storage: StorageDep
 ) -> list[OutputOut]:
-    """Output files with presigned GET URLs that expire (each scoped to that one object)."""
+    """Output files with presigned GET URLs that expire (``S3_PRESIGN_EXPIRY_SECONDS``, one
+    hour by default); each URL is signed for that one object, so it cannot fetch another. Empty
+    until the task has ended."""
     assert principal.tenant_id is not None
     task = service.get_task(session, principal.tenant_id, task_id)
     expires = get_settings().s3_presign_expiry_seconds
@@ -513,12 +680,13 @@ def get_outputs(
 @router.post(
     "/{task_id}/cancel",
     response_model=TaskOut,
-    responses=responses(401, 404, 409),
+    responses=responses(404, 409),
     summary="Cancel a task",
 )
 def cancel_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut:
-    """CREATED and QUEUED tasks end at once with their hold released; a PROCESSING task stops
-    after its current agent. Agents that finished stay charged."""
+    """CREATED and QUEUED tasks end at once (``CANCELLED``, hold released); a PROCESSING task
+    stops after its current agent (the answer still says ``PROCESSING``; watch it end).
+    Agents that finished stay charged, the rest is released. 409 for a task that has ended."""
     assert principal.tenant_id is not None
     task = service.get_task(session, principal.tenant_id, task_id, lock=True)
     service.cancel_task(session, task)
@@ -526,12 +694,17 @@ def cancel_task(task_id: str, principal: TenantDep, session: SessionDep) -> Task
 
 
 @router.delete(
-    "/{task_id}", status_code=204, responses=responses(401, 404, 409), summary="Delete a task"
+    "/{task_id}",
+    status_code=204,
+    response_class=Response,
+    responses=responses(404, 409),
+    summary="Delete a task",
 )
 def delete_task(
     task_id: str, principal: TenantDep, session: SessionDep, storage: StorageDep
 ) -> Response:
-    """Delete a task that is not queued or running, with all its files."""
+    """Delete a task with all its files (inputs, outputs, checkpoints); 409 ``INVALID_STATE``
+    while it is QUEUED or PROCESSING (cancel it first)."""
     assert principal.tenant_id is not None
     task = service.get_task(session, principal.tenant_id, task_id, lock=True)
     service.delete_task(session, task, storage)
@@ -543,8 +716,11 @@ def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
         return None
     try:
         created, task_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return dt.datetime.fromisoformat(created), task_id
-    except (ValueError, UnicodeDecodeError):
+        when = dt.datetime.fromisoformat(created)
+        if when.tzinfo is None or "\x00" in task_id or len(task_id) > 64:
+            raise ValueError(cursor)
+        return when, task_id
+    except (ValueError, UnicodeError):
         raise ValidationFailedError("Invalid cursor", code="INVALID_CURSOR") from None
 
 
@@ -552,17 +728,24 @@ def _encode_cursor(task: Task) -> str:
     return base64.urlsafe_b64encode(f"{task.created_at.isoformat()}|{task.id}".encode()).decode()
 
 
-@router.get("", response_model=TaskPage, responses=responses(401, 422), summary="List tasks")
+@router.get("", response_model=TaskPage, responses=responses(422), summary="List tasks")
 def list_tasks(
     principal: TenantDep,
     session: SessionDep,
     status: Annotated[TaskStatus | None, Query(description="Only tasks in this status.")] = None,
-    tool_id: Annotated[str | None, Query(description="Only tasks of this tool.")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    tool_id: Annotated[
+        str | None, Query(max_length=64, description="Only tasks of this tool.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
 ) -> TaskPage:
-    """Your tasks, newest first, with cursor pagination."""
+    """Your tasks, newest first, with cursor pagination: pass ``next_cursor`` as ``cursor``
+    until it is null. 422 ``UNKNOWN_TOOL`` / ``INVALID_CURSOR`` for a bad filter or cursor."""
     assert principal.tenant_id is not None
+    if tool_id is not None:
+        get_tool(tool_id)
     rows = service.list_tasks(
         session,
         principal.tenant_id,
@@ -576,3 +759,13 @@ def list_tasks(
         items=[task_out(t) for t in page],
         next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
     )
+
+
+@callbacks_router.get("/secret", response_model=CallbackSecretOut, summary="Callback secret")
+def callback_secret(principal: TenantDep) -> CallbackSecretOut:
+    """Your webhook secret: verify each callback by recomputing
+    ``hex(HMAC_SHA256(secret, "<t>." + raw body))`` from the ``X-Agensium-Signature:
+    t=<unix seconds>,v1=<hex>`` header, compare in constant time, and reject a ``t`` more than
+    five minutes old (replays)."""
+    assert principal.tenant_id is not None
+    return CallbackSecretOut(secret=tenant_webhook_secret(principal.tenant_id))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from billing import service as billing
 from gateway.deps import PrincipalDep, SessionDep
 from gateway.errors import responses
+from tenants.models import Tenant
+from tenants.schemas import Principal
 from transformers.registry import TOOLS, ToolSpec, get_tool
 
-router = APIRouter(prefix="/v1/tools", tags=["tools"])
+router = APIRouter(prefix="/v1/tools", tags=["tools"], responses=responses(401, 429, 503))
 
 
 class AgentOut(BaseModel):
@@ -33,6 +36,15 @@ class FileRoleOut(BaseModel):
     formats: list[str]
 
 
+class LimitsOut(BaseModel):
+    """The caller's plan limits that apply to this tool's input files."""
+
+    max_file_bytes: int
+    max_rows: int
+    max_columns: int
+    max_cell_length: int
+
+
 class ToolOut(BaseModel):
     tool_id: str
     title: str
@@ -41,10 +53,28 @@ class ToolOut(BaseModel):
     chained: bool
     allow_custom_order: bool
     file_roles: list[FileRoleOut]
-    agents: list[AgentOut]
+    agents: list[AgentOut] = Field(description="In the order they run by default.")
+    limits: LimitsOut | None = Field(
+        None, description="Your plan's input limits (absent for operator keys)."
+    )
 
 
-def tool_out(tool: ToolSpec, prices: dict[str, int]) -> ToolOut:
+def _limits(session: Session, principal: Principal) -> LimitsOut | None:
+    if principal.tenant_id is None:
+        return None
+    tenant = session.get(Tenant, principal.tenant_id)
+    if tenant is None:
+        return None
+    p = tenant.plan
+    return LimitsOut(
+        max_file_bytes=p.max_file_bytes,
+        max_rows=p.max_rows,
+        max_columns=p.max_columns,
+        max_cell_length=p.max_cell_length,
+    )
+
+
+def tool_out(tool: ToolSpec, prices: dict[str, int], limits: LimitsOut | None = None) -> ToolOut:
     return ToolOut(
         tool_id=tool.tool_id,
         title=tool.title,
@@ -71,18 +101,24 @@ def tool_out(tool: ToolSpec, prices: dict[str, int]) -> ToolOut:
             )
             for i, a in enumerate(tool.agents)
         ],
+        limits=limits,
     )
 
 
-@router.get("", response_model=list[ToolOut], responses=responses(401))
-def list_tools(_: PrincipalDep, session: SessionDep) -> list[ToolOut]:
-    """Every tool: agents in default order with price and parameter schema (with defaults),
-    file roles and accepted formats."""
+@router.get("", response_model=list[ToolOut], summary="List tools")
+def list_tools(principal: PrincipalDep, session: SessionDep) -> list[ToolOut]:
+    """Every tool: agents in default order with price and parameter JSON schema (with
+    defaults), file roles and accepted formats, and your plan's input limits."""
     prices = billing.prices(session)
-    return [tool_out(t, prices) for t in TOOLS.values()]
+    limits = _limits(session, principal)
+    return [tool_out(t, prices, limits) for t in TOOLS.values()]
 
 
-@router.get("/{tool_id}", response_model=ToolOut, responses=responses(401, 422))
-def get_tool_endpoint(tool_id: str, _: PrincipalDep, session: SessionDep) -> ToolOut:
+@router.get("/{tool_id}", response_model=ToolOut, responses=responses(422), summary="One tool")
+def get_tool_endpoint(
+    tool_id: Annotated[str, Path(max_length=64, examples=list(TOOLS))],
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> ToolOut:
     """One tool (422 ``UNKNOWN_TOOL`` for an id that is not registered)."""
-    return tool_out(get_tool(tool_id), billing.prices(session))
+    return tool_out(get_tool(tool_id), billing.prices(session), _limits(session, principal))
