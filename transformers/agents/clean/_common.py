@@ -14,7 +14,6 @@ import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from itertools import repeat
 from typing import Any
 
@@ -59,26 +58,9 @@ CHANGE_SCHEMA: dict[str, Any] = {
 
 
 class ChangeList(list[Change]):
-    """A plain list of ``Change`` that also carries the same entries as a polars frame.
-
-    ``frame_only`` is set when built under ``frame_only_changes()`` (the previewer's
-    simulation): the list is then empty and only the frame holds the entries."""
+    """A plain list of ``Change`` that also carries the same entries as a polars frame."""
 
     frame: pl.DataFrame | None = None
-    frame_only: bool = False
-
-
-_FRAME_ONLY: ContextVar[bool] = ContextVar("clean_changes_frame_only", default=False)
-
-
-@contextmanager
-def frame_only_changes() -> Iterator[None]:
-    """Inside this block agents build their change log as a frame only (no Change objects)."""
-    token = _FRAME_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _FRAME_ONLY.reset(token)
 
 
 @contextmanager
@@ -114,7 +96,6 @@ class ChangeBuilder:
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
-        self.frame_only = _FRAME_ONLY.get()
         self.objects: list[Change] = []
         self.parts: list[pl.DataFrame] = []
         self._col_rows: list[dict[str, Any]] = []
@@ -141,21 +122,20 @@ class ChangeBuilder:
         rids = row_ids.filter(diff)
         rules = _broadcast(rule, diff)
         reasons = _broadcast(reason, diff)
-        if not self.frame_only:
-            with _gc_paused():
-                self.objects.extend(
-                    map(
-                        Change,
-                        repeat(ChangeKind.CELL, n),
-                        repeat(self.agent_id, n),
-                        rules,
-                        rids.to_list(),
-                        repeat(column, n),
-                        before.filter(diff).to_list(),
-                        after.filter(diff).to_list(),
-                        reasons,
-                    )
+        with _gc_paused():
+            self.objects.extend(
+                map(
+                    Change,
+                    repeat(ChangeKind.CELL, n),
+                    repeat(self.agent_id, n),
+                    rules,
+                    rids.to_list(),
+                    repeat(column, n),
+                    before.filter(diff).to_list(),
+                    after.filter(diff).to_list(),
+                    reasons,
                 )
+            )
         self.parts.append(
             pl.DataFrame(
                 {
@@ -194,22 +174,21 @@ class ChangeBuilder:
             encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
         else:
             encoded = pl.Series(["{}"] * n, dtype=pl.String)
-        if not self.frame_only:
-            with _gc_paused():
-                dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
-                self.objects.extend(
-                    map(
-                        Change,
-                        repeat(kind, n),
-                        repeat(self.agent_id, n),
-                        rules,
-                        rids.to_list(),
-                        repeat(None, n),
-                        dicts,
-                        repeat(None, n),
-                        reasons,
-                    )
+        with _gc_paused():
+            dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
+            self.objects.extend(
+                map(
+                    Change,
+                    repeat(kind, n),
+                    repeat(self.agent_id, n),
+                    rules,
+                    rids.to_list(),
+                    repeat(None, n),
+                    dicts,
+                    repeat(None, n),
+                    reasons,
                 )
+            )
         self.parts.append(
             pl.DataFrame(
                 {
@@ -251,13 +230,12 @@ class ChangeBuilder:
 
     def build(self) -> ChangeList:
         self._flush()
-        out = ChangeList([] if self.frame_only else self.objects)
+        out = ChangeList(self.objects)
         out.frame = (
             pl.concat(self.parts, how="vertical")
             if self.parts
             else pl.DataFrame(schema=CHANGE_SCHEMA)
         )
-        out.frame_only = self.frame_only
         return out
 
 
@@ -281,7 +259,7 @@ def _text_or_none(v: Any) -> str | None:
 
 def _has_full_frame(changes: ChangeList) -> bool:
     frame = changes.frame
-    return frame is not None and (changes.frame_only or frame.height == len(changes))
+    return frame is not None and frame.height == len(changes)
 
 
 def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
