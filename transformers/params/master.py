@@ -44,7 +44,18 @@ class GoldenRecordBuilderParams(AgentParams):
     )
     window_size: int = Field(5, ge=2, le=50, description="Sorted-neighbourhood window.")
     max_block_size: int = Field(
-        300, ge=2, le=10_000, description="Larger blocks are windowed, not compared all-pairs."
+        3,
+        ge=2,
+        le=10_000,
+        description="Blocks up to this size are compared all-pairs; larger ones are windowed "
+        "(block_window), so the pairs per row stay bounded however large blocks grow.",
+    )
+    block_window: int = Field(
+        3,
+        ge=2,
+        le=50,
+        description="Window inside a block larger than max_block_size: each row is compared "
+        "with the next block_window - 1 rows of its block in record order.",
     )
     comparators: dict[
         str,

@@ -173,14 +173,17 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
                 frame[col], comparators.kind_for(col, role_of(col), frame[col])
             )
     blocked = (
-        blocking.candidate_pairs(texts, passes, sn_cols, p.window_size, p.max_block_size, n)
+        blocking.candidate_pairs(
+            texts, passes, sn_cols, p.window_size, p.max_block_size, n, p.block_window
+        )
         if n > 1 and specs
         else blocking.BlockingResult(np.zeros(0, np.int64), np.zeros(0, np.int64))
     )
     t_block = time.perf_counter()
     left, right = blocked.left, blocked.right
     n_levels = [s.n_levels for s in specs]
-    levels = _compare(specs, texts, left, right)
+    encoded = {s.column: comparators.encode(texts[s.column], s.kind) for s in specs}
+    levels = _compare(specs, encoded, left, right)
     t_compare = time.perf_counter()
 
     # Scoring.
@@ -191,7 +194,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         ri = rng.integers(0, n, r_count) if r_count else np.zeros(0, np.int64)
         rj = rng.integers(0, n, r_count) if r_count else np.zeros(0, np.int64)
         keep = ri != rj
-        random_levels = _compare(specs, texts, ri[keep], rj[keep])
+        random_levels = _compare(specs, encoded, ri[keep], rj[keep])
         u = scoring.estimate_u(random_levels, n_levels)
         # at most ~2 true duplicates per row among the candidates (see scoring.em)
         lam_max = min(0.5, 2.0 * n / max(len(left), 1))
@@ -264,6 +267,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
             "sorted_neighbourhood": sn_cols,
             "window_size": p.window_size,
             "max_block_size": p.max_block_size,
+            "block_window": p.block_window,
             "pairs_per_pass": blocked.per_pass,
         },
         "scoring": p.scoring,
@@ -344,20 +348,25 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
     )
 
 
+#: pairs compared per chunk: bounds the temporary arrays of a comparison, whatever N is
+COMPARE_CHUNK = 1 << 21
+
+
 def _compare(
     specs: list[comparators.FieldSpec],
-    texts: dict[str, pl.Series],
+    encoded: dict[str, comparators.Encoded],
     left: np.ndarray,
     right: np.ndarray,
 ) -> np.ndarray:
+    """Agreement levels (pairs x fields, int8), chunk by chunk on dictionary codes."""
     levels = np.zeros((len(left), len(specs)), dtype=np.int8)
-    if len(left) == 0:
-        return levels
-    li = pl.Series(left.astype(np.int64))
-    ri = pl.Series(right.astype(np.int64))
-    for k, s in enumerate(specs):
-        col = texts[s.column]
-        levels[:, k] = comparators.compare(s, col.gather(li), col.gather(ri))
+    for start in range(0, len(left), COMPARE_CHUNK):
+        li = left[start : start + COMPARE_CHUNK]
+        ri = right[start : start + COMPARE_CHUNK]
+        for k, s in enumerate(specs):
+            levels[start : start + len(li), k] = comparators.compare_encoded(
+                s, encoded[s.column], li, ri
+            )
     return levels
 
 

@@ -7,9 +7,12 @@ are compared. Expressions: ``column``, ``metaphone(column)``, ``soundex(column)`
 smaller / larger of the two columns' first letters: records with given name and surname
 swapped share both keys). A row whose key has a missing part is not blocked by that pass (missing
 never agrees with missing). A block larger than ``max_block_size`` is not compared all-pairs:
-it falls back to a sorted-neighbourhood window inside the block, which bounds the pairs per
-row. Sorted-neighbourhood passes sort all rows by a key and compare each row with the next
-``window - 1`` rows.
+it falls back to a sorted-neighbourhood window (``block_window``) inside the block, the rows
+ordered by the whole record's text. That is a fixed budget of pairs per row per pass: a key
+drawn from a fixed value set (a birth date, a postcode) makes blocks that grow with N, and
+all-pairs inside them would grow the pairs per row with N. Sorted-neighbourhood passes sort
+all rows by a key and compare each row with the next ``window - 1`` rows. The union of the
+passes is deduplicated once, on one integer code per pair.
 """
 
 from __future__ import annotations
@@ -137,34 +140,60 @@ def _window_pairs(idx: np.ndarray, group: np.ndarray | None, window: int) -> lis
     return pairs
 
 
+def dense_rank(series: pl.Series) -> np.ndarray:
+    """Dense rank (0-based, int64) of each value; missing values rank last."""
+    ranked = series.rank("dense").cast(pl.Int64).fill_null(series.len() + 1)
+    return np.asarray(ranked.to_numpy(), dtype=np.int64)
+
+
 def block_pairs(
-    key: pl.Series, max_block_size: int, window: int, tiebreak: pl.Series | None = None
+    key: pl.Series,
+    max_block_size: int,
+    window: int,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pairs (k x 2, uint32 row positions) of rows sharing a non-missing key."""
-    n = key.len()
-    df = pl.DataFrame({"idx": np.arange(n, dtype=np.uint32), "key": key})
-    if tiebreak is not None:
-        df = df.with_columns(tiebreak.alias("tb"))
-    df = df.filter(pl.col("key").is_not_null())
-    df = df.with_columns(pl.len().over("key").alias("size")).filter(pl.col("size") > 1)
-    small = df.filter(pl.col("size") <= max_block_size).select("idx", "key")
-    joined = small.join(small, on="key", suffix="_r").filter(pl.col("idx") < pl.col("idx_r"))
-    parts = [joined.select("idx", "idx_r").to_numpy().astype(np.uint32)]
-    big = df.filter(pl.col("size") > max_block_size)
-    if big.height:
-        order = ["key", "tb"] if tiebreak is not None else ["key"]
-        big = big.sort(order, nulls_last=True)
-        gid = big["key"].rank("dense").to_numpy()
-        parts += _window_pairs(big["idx"].to_numpy(), gid, window)
-    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint32)
+    """Pairs (k x 2, int64 row positions) of rows sharing a non-missing key, with a fixed
+    budget per row: the rows of a block are ordered by ``tiebreak`` (a rank, e.g. of the
+    whole record's text) and each row is compared with the next ``window - 1`` rows of its
+    block; a block of at most ``max_block_size`` rows is compared all-pairs. However large
+    the blocks grow with N, a row takes part in at most ``max(window, max_block_size) - 1``
+    pairs as the left side, so the pairs per row stay bounded.
+
+    Blocks are found by hashing the key (no string sort), then one integer sort orders the
+    rows by (block, tiebreak).
+    """
+    valid = ~np.asarray(key.is_null().to_numpy(), dtype=bool)
+    idx = np.flatnonzero(valid)
+    if idx.size < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    hashed = np.asarray(key.filter(pl.Series(valid)).hash(seed=0x5EED).to_numpy())
+    _uniq, group, sizes = np.unique(hashed, return_inverse=True, return_counts=True)
+    group = group.reshape(-1).astype(np.int64)
+    multi = sizes[group] > 1
+    idx, group = idx[multi], group[multi]
+    if idx.size < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    tb = tiebreak[idx] if tiebreak is not None else idx.astype(np.int64)
+    order = np.lexsort((idx, tb, group))
+    idx, group = idx[order], group[order]
+    reach = np.where(sizes[group] <= max_block_size, max_block_size, window)
+    parts: list[np.ndarray] = []
+    for d in range(1, int(max(window, max_block_size))):
+        if idx.size <= d:
+            break
+        keep = (group[:-d] == group[d:]) & (reach[:-d] > d)
+        if not keep.any():
+            break
+        parts.append(np.stack([idx[:-d][keep], idx[d:][keep]], axis=1))
+    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
 
 
 def sorted_neighbourhood(sort_key: pl.Series, window: int) -> np.ndarray:
     n = sort_key.len()
-    df = pl.DataFrame({"idx": np.arange(n, dtype=np.uint32), "key": sort_key})
+    df = pl.DataFrame({"idx": np.arange(n, dtype=np.int64), "key": sort_key})
     df = df.filter(pl.col("key").is_not_null()).sort("key")
     parts = _window_pairs(df["idx"].to_numpy(), None, window)
-    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint32)
+    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
 
 
 @dataclass
@@ -196,17 +225,21 @@ def candidate_pairs(
     window: int,
     max_block_size: int,
     n: int,
+    block_window: int | None = None,
 ) -> BlockingResult:
-    """Run every blocking and sorted-neighbourhood pass and return the union of their pairs."""
+    """Run every blocking and sorted-neighbourhood pass and return the union of their pairs
+    (``block_window``: the window inside blocks larger than ``max_block_size``; default
+    ``window``)."""
+    block_window = window if block_window is None else block_window
     parts: list[np.ndarray] = []
     per_pass: dict[str, int] = {}
-    tiebreak = _concat([texts[c] for c in texts]) if texts else None
+    tiebreak = dense_rank(_concat([texts[c] for c in texts])) if texts and passes else None
     for keys in passes:
         series = [
             key_series(texts[k.column], k, texts[k.column2] if k.column2 else None) for k in keys
         ]
         key = _concat(series, strict=True)
-        pairs = block_pairs(key, max_block_size, window, tiebreak)
+        pairs = block_pairs(key, max_block_size, block_window, tiebreak)
         per_pass[" + ".join(str(k) for k in keys)] = int(pairs.shape[0])
         parts.append(pairs)
     for cols in sn_keys:

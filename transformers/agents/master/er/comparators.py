@@ -4,6 +4,12 @@ Level ``-1`` means "no information" (either side missing): a null never agrees w
 Level ``0`` is disagreement; higher levels are closer agreement, the top level is exact
 agreement after normalisation. Fuzzy scores come from rapidfuzz's vectorised ``cpdist`` so
 millions of pairs cost seconds, not minutes.
+
+At scale the pairs are compared on dictionary codes (:func:`encode`, :func:`compare_encoded`):
+each column's distinct values get an integer code once, exact agreement and missingness are
+integer tests, and the fuzzy scorer runs once per *distinct* value pair of a chunk, not once
+per row pair (a given name or a city has few distinct values, so most pairs repeat a pair of
+values already scored). No per-pair Python strings are built, which is also what bounds memory.
 """
 
 from __future__ import annotations
@@ -161,6 +167,117 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
             )
             out[idx[same_year]] = 1
             out[idx[(dist <= 1) | swapped]] = 2
+    out[null] = -1
+    return out
+
+
+#: columns with at most this many distinct values score each distinct value pair once
+DEDUPE_MAX_VALUES = 4096
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A normalised column as dictionary codes: ``codes`` per row (-1 missing) into ``values``
+    (the distinct values); numeric columns keep their float values per row instead."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    numeric: np.ndarray | None = None
+
+
+def encode(series: pl.Series, kind: str) -> Encoded:
+    """Dictionary-encode a column already in comparable form (see :func:`normalise`)."""
+    if kind == "numeric":
+        x = series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+        codes = np.where(np.isnan(x), -1, 0).astype(np.int32)
+        return Encoded(codes, np.zeros(0, dtype=object), x)
+    frame = pl.DataFrame({"v": series.cast(pl.String)}).with_columns(
+        (pl.col("v").rank("dense").cast(pl.Int64) - 1).fill_null(-1).alias("c")
+    )
+    codes = frame["c"].to_numpy().astype(np.int32)
+    distinct = frame.filter(pl.col("c") >= 0).unique("c").sort("c")
+    values = np.empty(distinct.height, dtype=object)
+    values[:] = distinct["v"].to_list()
+    return Encoded(codes, values)
+
+
+def _fuzzy_levels(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels for value pairs that differ and are both present (object arrays of str)."""
+    out = np.zeros(a.size, dtype=np.int8)
+    if kind == "name":
+        sim = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=1)
+        out[sim >= 0.8] = 1
+        out[sim >= 0.92] = 2
+    elif kind == "address":
+        sim = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=1)
+        out[sim >= 70] = 1
+        out[sim >= 88] = 2
+    elif kind == "identifier":
+        dist = process.cpdist(a, b, scorer=OSA.distance, workers=1)
+        out[dist <= 1] = 1
+    elif kind == "date":
+        dist = process.cpdist(a, b, scorer=OSA.distance, workers=1)
+        la = pl.Series(a.tolist(), dtype=pl.String)
+        rb = pl.Series(b.tolist(), dtype=pl.String)
+        frame = pl.DataFrame({"a": la, "b": rb})
+        a_, b_ = pl.col("a"), pl.col("b")
+        flags = frame.select(
+            (a_.str.slice(0, 4) == b_.str.slice(0, 4)).fill_null(False).alias("year"),
+            (
+                (a_.str.len_chars() == 8)
+                & (b_.str.len_chars() == 8)
+                & (a_.str.slice(0, 4) == b_.str.slice(0, 4))
+                & (a_.str.slice(4, 2) == b_.str.slice(6, 2))
+                & (a_.str.slice(6, 2) == b_.str.slice(4, 2))
+            )
+            .fill_null(False)
+            .alias("swap"),
+        )
+        out[flags["year"].to_numpy()] = 1
+        out[(dist <= 1) | flags["swap"].to_numpy()] = 2
+    return out
+
+
+def compare_encoded(
+    spec: FieldSpec, enc: Encoded, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Agreement levels (int8, -1 = missing) of row pairs ``(left[i], right[i])``; the same
+    levels as :func:`compare`, with the fuzzy scorer run once per distinct value pair."""
+    n = len(left)
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out
+    ca, cb = enc.codes[left], enc.codes[right]
+    null = (ca < 0) | (cb < 0)
+    if enc.numeric is not None:
+        x, y = enc.numeric[left], enc.numeric[right]
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(x - y)
+            scale = np.maximum(np.abs(x), np.abs(y))
+            out[diff <= 0.01 * scale] = 1
+            out[diff == 0] = 2
+        out[null] = -1
+        return out
+    eq = ca == cb
+    top = spec.n_levels - 1
+    out[eq] = top
+    fuzzy = np.flatnonzero(~eq & ~null)
+    if top > 1 and fuzzy.size:
+        a = ca[fuzzy].astype(np.int64)
+        b = cb[fuzzy].astype(np.int64)
+        size = int(enc.values.size)
+        if size <= DEDUPE_MAX_VALUES:
+            # few distinct values: score each distinct value pair once (a table, no sort)
+            key = np.minimum(a, b) * size + np.maximum(a, b)  # every scorer is symmetric
+            seen = np.zeros(size * size, dtype=bool)
+            seen[key] = True
+            distinct = np.flatnonzero(seen)
+            slot = np.zeros(size * size, dtype=np.int32)
+            slot[distinct] = np.arange(distinct.size, dtype=np.int32)
+            lv = _fuzzy_levels(spec.kind, enc.values[distinct // size], enc.values[distinct % size])
+            out[fuzzy] = lv[slot[key]]
+        else:  # many distinct values: value pairs rarely repeat, score them directly
+            out[fuzzy] = _fuzzy_levels(spec.kind, enc.values[a], enc.values[b])
     out[null] = -1
     return out
 
