@@ -422,7 +422,7 @@ def scale_part(work: Path) -> None:
     print("\n== 3. Scale: generated persons, 10% duplicates, full chain in a fresh process")
     print("  (CPU = process user+system time, all threads: the ratio that shared-machine load")
     print("   does not distort; wall time is printed beside it)")
-    prev: tuple[float, float] | None = None
+    prev: tuple[float, float, float] | None = None
     for n in SCALE_SIZES:
         path = work / f"persons_{n}.csv"
         if not path.exists():
@@ -435,8 +435,8 @@ def scale_part(work: Path) -> None:
         stats = json.loads(m.stdout.strip().splitlines()[-1])
         slow = sorted(stats["timings"].items(), key=lambda kv: -kv[1])[:3]
         step = (
-            f"  x{ratio(stats['chain_s'], prev[0])} wall, x{ratio(stats['cpu_s'], prev[1])} CPU "
-            f"per doubling"
+            f"  x{ratio(stats['chain_s'], prev[0])} wall, x{ratio(stats['cpu_s'], prev[1])} CPU, "
+            f"x{ratio(stats['pairs'] / n, prev[2])} pairs/row per doubling"
             if prev
             else ""
         )
@@ -447,7 +447,7 @@ def scale_part(work: Path) -> None:
             f"{m.peak_rss_mb:6.0f} MiB, P {stats['precision']:.4f} R {stats['recall']:.4f}{step}"
         )
         print("             slowest: " + ", ".join(f"{a} {t:.1f}s" for a, t in slow))
-        prev = (stats["chain_s"], stats["cpu_s"])
+        prev = (stats["chain_s"], stats["cpu_s"], stats["pairs"] / n)
 
 
 def api_part(work: Path) -> None:
