@@ -1,10 +1,11 @@
 """Gateway throughput: an authenticated, rate-limited read against a bare endpoint.
 
 One uvicorn process (the real app) against a real Redis and a fresh SQLite database. In the
-same run and on the same server it measures requests/second of ``GET /v1/billing/wallet``
-(API key → principal, plan lookup, a Redis moving-window hit and window read, a database read)
-and of ``GET /healthz`` (no auth, never limited), interleaved in rounds so that load from
-other processes hits both alike, and prints the ratio (goal ≥ 0.5). Loopback only.
+same run and on the same server it measures requests/second of ``GET /v1/me`` (API key →
+principal, plan lookup, a Redis moving-window hit and window read: the cost of auth and rate
+limiting), of ``GET /v1/billing/wallet`` (the same plus a database read, for reference) and of
+``GET /healthz`` (no auth, never limited), interleaved in rounds so that load from other
+processes hits all alike, and prints the ratios (goal ≥ 0.5 for auth + limit). Loopback only.
 """
 
 from __future__ import annotations
@@ -149,22 +150,28 @@ def main() -> None:
         check = httpx.get(f"{base}/v1/billing/wallet", headers=auth)
         assert check.status_code == 200 and "X-RateLimit-Limit" in check.headers, check.text
 
-        _measure(base, "/healthz", {}, 200)  # warm-up both paths
+        _measure(base, "/healthz", {}, 200)  # warm-up every path
+        _measure(base, "/v1/me", auth, 200)
         _measure(base, "/v1/billing/wallet", auth, 200)
         _measure(plain, "/v1/billing/wallet", auth, 200)
-        bare, limited, unlimited = [], [], []
+        series: dict[str, list[float]] = {"bare": [], "me": [], "wallet": [], "no limiter": []}
         for _ in range(ROUNDS):
-            bare.append(_measure(base, "/healthz", {}, REQUESTS_PER_ROUND))
-            limited.append(_measure(base, "/v1/billing/wallet", auth, REQUESTS_PER_ROUND))
-            unlimited.append(_measure(plain, "/v1/billing/wallet", auth, REQUESTS_PER_ROUND))
-        b, lim, unl = (statistics.median(x) for x in (bare, limited, unlimited))
+            series["bare"].append(_measure(base, "/healthz", {}, REQUESTS_PER_ROUND))
+            series["me"].append(_measure(base, "/v1/me", auth, REQUESTS_PER_ROUND))
+            series["wallet"].append(_measure(base, "/v1/billing/wallet", auth, REQUESTS_PER_ROUND))
+            series["no limiter"].append(
+                _measure(plain, "/v1/billing/wallet", auth, REQUESTS_PER_ROUND)
+            )
+        b, me, wal, unl = (statistics.median(series[k]) for k in series)
         print(f"\n== gateway throughput ({THREADS} client threads, 1 uvicorn worker, loopback)")
         print(f"  GET /healthz             bare, same server            {b:8.0f} req/s")
-        print(f"  GET /v1/billing/wallet   auth + rate limit            {lim:8.0f} req/s")
-        print(f"  GET /v1/billing/wallet   auth, limiter disabled       {unl:8.0f} req/s")
-        print(f"  ratio rate-limited / bare:             {lim / b:.2f}  (goal >= 0.5)")
-        print(f"  ratio rate-limited / same, no limiter: {lim / unl:.2f}  (the limiter's own cost)")
-        for name, xs in (("bare", bare), ("limited", limited), ("no limiter", unlimited)):
+        print(f"  GET /v1/me               auth + rate limit            {me:8.0f} req/s")
+        print(f"  GET /v1/billing/wallet   auth + rate limit + DB read  {wal:8.0f} req/s")
+        print(f"  GET /v1/billing/wallet   auth + DB read, no limiter   {unl:8.0f} req/s")
+        print(f"  ratio /v1/me (auth + limit) / bare:    {me / b:.2f}  (goal >= 0.5)")
+        print(f"  ratio wallet (+ SQLite read) / bare:   {wal / b:.2f}")
+        print(f"  ratio wallet / same, no limiter:       {wal / unl:.2f}  (the limiter's own cost)")
+        for name, xs in series.items():
             print(f"  rounds {name:<11} {[round(x) for x in xs]}")
     finally:
         for proc, _, log in servers:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from core.db import get_sessionmaker, session_scope
 from core.errors import PermissionDeniedError
@@ -45,38 +46,68 @@ def api_key_from(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def get_principal(request: Request) -> Principal:
-    """Resolve the API key in a short transaction of its own.
+def resolve_principal(request: Request) -> Principal:
+    """Who is calling: the API key (or dashboard session token) resolved to a principal, once
+    per request (kept on ``request.state``). Blocking; the rate limiter calls it from its
+    worker thread before the endpoint runs.
 
-    Auth never shares the endpoint's unit of work: on SQLite every transaction takes the write
-    lock up front, so a request-long auth transaction would block the endpoint's own writes.
+    The lookup uses a short transaction of its own, never the endpoint's unit of work: on
+    SQLite every transaction takes the write lock up front, so a request-long auth transaction
+    would block the endpoint's own writes.
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    key = api_key_from(request) or session_tokens.token_from_query(request)
-    if not key:
-        raise MissingApiKey(
-            "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    key = _credential(request)
     if session_tokens.is_session_token(key):
         # A dashboard session (POST /v1/auth/session): reads, and only the writes it needs.
         session_tokens.check_allowed(request)
         principal = session_tokens.authenticate(key)
         request.state.via_session_token = True
     else:
-        with session_scope() as session:
-            principal = tenants.authenticate(session, key)
+        principal = tenants.cached_principal(key) or _lookup(key)
+    return _remember(request, principal)
+
+
+async def get_principal(request: Request) -> Principal:
+    """The auth dependency. A principal already resolved (by the rate limiter) or a key in
+    the principal cache is answered on the event loop; anything else goes to a thread."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    key = _credential(request)
+    if not session_tokens.is_session_token(key):
+        hit = tenants.cached_principal(key)
+        if hit is not None:
+            return _remember(request, hit)
+    return await run_in_threadpool(resolve_principal, request)
+
+
+def _credential(request: Request) -> str:
+    key = api_key_from(request) or session_tokens.token_from_query(request)
+    if not key:
+        raise MissingApiKey(
+            "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return key
+
+
+def _remember(request: Request, principal: Principal) -> Principal:
     request.state.principal = principal
     bind_log_context(tenant_id=principal.tenant_id, task_id=request.path_params.get("task_id"))
     return principal
 
 
+def _lookup(key: str) -> Principal:
+    with session_scope() as session:
+        return tenants.authenticate(session, key)
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_tenant(principal: PrincipalDep) -> Principal:
+async def require_tenant(principal: PrincipalDep) -> Principal:
     if principal.tenant_id is None:
         raise PermissionDeniedError("This endpoint needs a tenant API key, not the operator key")
     return principal
@@ -85,7 +116,7 @@ def require_tenant(principal: PrincipalDep) -> Principal:
 TenantDep = Annotated[Principal, Depends(require_tenant)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise PermissionDeniedError("This endpoint needs the admin scope")
     return principal
@@ -95,7 +126,7 @@ AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
 def require_scope(scope: str):  # type: ignore[no-untyped-def]
-    def _check(principal: TenantDep) -> Principal:
+    async def _check(principal: TenantDep) -> Principal:
         if scope not in principal.scopes:
             raise PermissionDeniedError(f"This API key lacks the '{scope}' scope")
         return principal

@@ -2,7 +2,7 @@
 
 How a request is limited (see docs/rate-limits.md for the why):
 
-- The key is ``tenant:<id>`` for a tenant's key (resolved through ``deps.get_principal``, which
+- The key is ``tenant:<id>`` for a tenant's key (resolved through ``deps.resolve_principal``, which
   reuses the short principal cache and leaves the principal on ``request.state`` so the endpoint
   does not authenticate again), the client IP (``ip:<addr>``) for calls without a valid key, and
   none at all for the operator key (operators are not throttled by a tenant's plan).
@@ -90,6 +90,13 @@ def invalidate_plan_rates() -> None:
         _plan_cache.clear()
 
 
+def cached_plan_rates(plan_id: str) -> PlanRates | None:
+    """The plan's rates if cached and fresh, without touching the database."""
+    with _plan_lock:
+        hit = _plan_cache.get(plan_id)
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def plan_rates(plan_id: str) -> PlanRates:
     now = time.monotonic()
     with _plan_lock:
@@ -128,10 +135,10 @@ def rate_limit_key(request: Request) -> str:
     cached: str | None = getattr(request.state, "rate_limit_key", None)
     if cached is not None:
         return cached
-    from gateway.deps import get_principal
+    from gateway.deps import resolve_principal
 
     try:
-        principal = get_principal(request)
+        principal = resolve_principal(request)
     except AppError:  # no key, a bad key: the endpoint answers 401 itself; limit by address
         principal = None
     if principal is None:

@@ -138,15 +138,25 @@ def invalidate_principals() -> None:
         _cache.clear()
 
 
-def authenticate(session: Session, raw_key: str) -> Principal:
+def cached_principal(raw_key: str) -> Principal | None:
+    """The principal for a key without touching the database: the operator key, or a key
+    resolved within the last ``PRINCIPAL_CACHE_SECONDS``. None means "look it up"."""
     if security.is_admin_key(raw_key):
         return ADMIN_PRINCIPAL
-    now = time.monotonic()
     digest = security.hash_key(raw_key)
     with _cache_lock:
         hit = _cache.get(digest)
-    if hit is not None and hit[0] > now:
+    if hit is not None and hit[0] > time.monotonic():
         return hit[1]
+    return None
+
+
+def authenticate(session: Session, raw_key: str) -> Principal:
+    cached = cached_principal(raw_key)
+    if cached is not None:
+        return cached
+    now = time.monotonic()
+    digest = security.hash_key(raw_key)
     prefix = security.parse_prefix(raw_key)
     if prefix is None:
         raise InvalidApiKey("Invalid API key")
