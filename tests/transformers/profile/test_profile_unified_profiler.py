@@ -218,3 +218,37 @@ def test_no_data_columns(tmp_path) -> None:
     frame = with_row_id(pl.DataFrame({"x": [1]})).drop("x")
     result = unified_profiler.run(frame, UnifiedProfilerParams(), make_ctx(tmp_path, frame))
     assert result.status == AgentStatus.SUCCESS and result.data["column_count"] == 0
+
+
+def test_top_values_most_frequent_then_smallest(tmp_path) -> None:
+    """Top values: highest count first, ties by the smaller value; for columns without repeats
+    (taken from the smallest values) as for columns with repeats (from value counts), NaN
+    counted as missing."""
+    rng = np.random.default_rng(3)
+    n = 2_000
+    uniq = rng.permutation(n).astype(float) / 7
+    uniq[[5, 50]] = np.nan
+    frame = with_row_id(
+        pl.DataFrame(
+            {
+                "unique_float": uniq,  # NaN counts as missing
+                "unique_int": pl.Series(rng.permutation(n) - 1000).scatter([1, 2], None),
+                "unique_date": pl.Series(list(pd.date_range("2001-01-01", periods=n).date[::-1])),
+                "repeats": rng.integers(0, 40, n),
+                "repeat_float": np.round(rng.normal(0, 1, n), 1),
+                "repeat_nan": np.where(rng.random(n) < 0.1, np.nan, np.round(rng.normal(0, 1, n))),
+                "text": rng.choice(["x", "y", "z"], n),
+            }
+        )
+    )
+    params = UnifiedProfilerParams(top_n_values=5)
+    result = unified_profiler.run(frame, params, make_ctx(tmp_path, frame))
+    pdf = frame.to_pandas()
+    for c in frame.columns[1:]:
+        s = pdf[c].dropna()
+        counts = s.value_counts()
+        expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        got = [(t["value"], t["count"]) for t in result.data["columns"][c]["top_values"]]
+        assert [(pd.Timestamp(v) if c == "unique_date" else v, k) for v, k in got] == [
+            (pd.Timestamp(v) if c == "unique_date" else v, k) for v, k in expected
+        ], c

@@ -1,9 +1,11 @@
 """unified-profiler: per-column statistics, types, patterns, outliers and a quality grade.
 
 Everything is computed with polars expressions: one ``select`` over all columns for the scalar
-statistics, one parallel batch (``collect_all``) for distinct counts / top values / patterns, and
-one ``select`` counting IQR outliers, after which only columns that have outliers are filtered
-for their row ids. The ``__row_id__`` column is never profiled; row-level issues carry its values.
+statistics and distinct counts / top values (for numbers and dates without repeated values the
+top values are the smallest ones; the others get value counts in a second ``select``), one for
+the patterns, and one ``select`` counting IQR outliers, after which only columns that have
+outliers are filtered for their row ids. The ``__row_id__`` column is never profiled;
+row-level issues carry its values.
 
 Statistics (definitions in ``stats``): ``count`` = non-missing values, ``missing`` = nulls (plus
 NaN in float columns, which pandas also treats as missing), ``distinct`` = distinct non-missing
@@ -123,16 +125,17 @@ def _scalar_exprs(
     p = f"{i}:"
     col = pl.col(c)
     exprs = [col.null_count().alias(p + "nulls")]
-    if kind != NULL:
-        # distinct count and top-N from one value_counts (shared by common-subexpression
-        # elimination); ties broken by the value, so the order is deterministic
-        v = col.fill_nan(None) if has_nan else col
-        vc = v.drop_nulls().value_counts(name="count")
-        by = [vc.struct.field("count"), vc.struct.field(c)]
+    if kind in (NUMERIC, TEMPORAL):
+        # numbers and dates are often all distinct: count the distinct values (a hash set, no
+        # counts) and take the smallest values, which are the top values of a column without
+        # repeats; the others get their value counts in a second select (``_top_exprs``)
+        v = col.drop_nulls().drop_nans() if has_nan else col.drop_nulls()
         exprs += [
-            vc.len().alias(p + "distinct"),
-            vc.top_k_by(by, top_n, reverse=[False, True]).implode().alias(p + "top"),
+            v.n_unique().alias(p + "distinct"),
+            v.bottom_k(top_n).sort().implode().alias(p + "lowest"),
         ]
+    elif kind != NULL:
+        exprs += _top_exprs(p, c, top_n, has_nan, distinct=True)
     if kind == NUMERIC:
         x = numeric_expr(c, dtype, has_nan)
         exprs += [
@@ -164,6 +167,20 @@ def _scalar_exprs(
         exprs += [col.min().alias(p + "min"), col.max().alias(p + "max")]
     elif kind == BOOLEAN:
         exprs += [col.sum().alias(p + "true")]
+    return exprs
+
+
+def _top_exprs(p: str, c: str, top_n: int, has_nan: bool, distinct: bool) -> list[pl.Expr]:
+    """Top-N values (and the distinct count) from one value_counts, shared by common-subexpression
+    elimination; ties broken by the value, so the order is deterministic."""
+    # drop_nans, not fill_nan(None): on polars 2.1 the latter makes top_k_by below return
+    # arbitrary rows
+    v = pl.col(c).drop_nulls()
+    vc = (v.drop_nans() if has_nan else v).value_counts(name="count")
+    by = [vc.struct.field("count"), vc.struct.field(c)]
+    exprs = [vc.top_k_by(by, top_n, reverse=[False, True]).implode().alias(p + "top")]
+    if distinct:
+        exprs.append(vc.len().alias(p + "distinct"))
     return exprs
 
 
@@ -207,6 +224,19 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     for i, c in enumerate(cols):
         exprs += _scalar_exprs(i, c, schema[c], kinds[c], params.top_n_values, c in with_nan)
     row: dict[str, Any] = frame.select(exprs).row(0, named=True) if exprs else {}
+    # top values of numbers/dates: the smallest values when no value repeats, else value counts
+    repeats: list[pl.Expr] = []
+    for i, c in enumerate(cols):
+        p = f"{i}:"
+        if p + "lowest" not in row:
+            continue
+        present = n - int(row.get(p + "missing", row[p + "nulls"]) or 0)
+        if int(row[p + "distinct"] or 0) == present:
+            row[p + "top"] = [{c: x, "count": 1} for x in row[p + "lowest"] or []]
+        else:
+            repeats += _top_exprs(p, c, params.top_n_values, c in with_nan, distinct=False)
+    if repeats:
+        row.update(frame.select(repeats).row(0, named=True))
 
     # -- pass 2: patterns of text columns on an evenly spaced sample of rows, one select ------
     string_cols = [c for c in cols if kinds[c] == STRING]
@@ -347,18 +377,8 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
             inconsistent_cells += cnt
             if cnt:
                 lo, hi = bounds[c]
-                hits = frame.filter(cond).select(ROW_ID, c)
-                for rid, val in hits.iter_rows():
-                    outlier_rows.append(
-                        RowIssue(
-                            row_id=int(rid),
-                            column=c,
-                            issue_type="outlier",
-                            severity="low",
-                            value=val,
-                            message=f"{c}={val} outside IQR bounds [{lo:.6g}, {hi:.6g}]",
-                        )
-                    )
+                tail = f" outside IQR bounds [{lo:.6g}, {hi:.6g}]"
+                outlier_rows += _row_issues(frame.filter(cond), c, "outlier", "low", f"{c}=", tail)
     for c in cols:
         profiles[c].setdefault("outlier_count", 0)
 
@@ -366,18 +386,9 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     for c, dominant in mismatch_cols.items():
         st = pl.col(c).cast(pl.String)
         pattern = _NUMBER_RE if dominant == "number" else _ISO_DATE_RE
-        bad = frame.filter(~st.str.contains(r"^\s*$") & ~st.str.contains(pattern)).select(ROW_ID, c)
-        for rid, val in bad.iter_rows():
-            mismatch_rows.append(
-                RowIssue(
-                    int(rid),
-                    c,
-                    "type_mismatch",
-                    "medium",
-                    val,
-                    f"{c}: '{val}' is not a {dominant} like most values of this column",
-                )
-            )
+        bad = frame.filter(~st.str.contains(r"^\s*$") & ~st.str.contains(pattern))
+        tail = f"' is not a {dominant} like most values of this column"
+        mismatch_rows += _row_issues(bad, c, "type_mismatch", "medium", f"{c}: '", tail)
 
     # -- PII hints on a sample: one screening select, full detection only for candidates -----
     pii_sample = _sample_rows(frame, PII_SAMPLE)
@@ -443,6 +454,19 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     }
     _findings(result, ids, profiles, cols, n, params, pii_cols, letter, score)
     return result
+
+
+def _row_issues(
+    hits: pl.DataFrame, c: str, issue_type: str, severity: str, head: str, tail: str
+) -> list[RowIssue]:
+    """One RowIssue per row of ``hits`` (real row ids), built from two lists, not row tuples;
+    the message is ``head + str(value) + tail``."""
+    ids = hits.get_column(ROW_ID).to_list()
+    values = hits.get_column(c).to_list()
+    return [
+        RowIssue(rid, c, issue_type, severity, v, f"{head}{v}{tail}")
+        for rid, v in zip(ids, values, strict=True)
+    ]
 
 
 def _outlier_cond(c: str, dtype: pl.DataType, lo: float, hi: float, has_nan: bool) -> pl.Expr:
