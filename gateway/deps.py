@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.db import get_sessionmaker, session_scope
+from core.db import session_scope
 from core.errors import PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
@@ -23,15 +23,8 @@ from tenants.schemas import Principal
 def get_session() -> Iterator[Session]:
     """The request owns the transaction: commit on success, roll back on error. Jobs queued
     during the request are sent after the commit (``workers.enqueue``)."""
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a 2xx always means "committed" and

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from core.services import ManagedProcess, free_port
 from tests.platform import ROOT, Platform, apply_env, migrate, start_platform, wait
+from workers.commands import PYTHON_CELERY, worker_argv
 
 
 @pytest.fixture(scope="session")
@@ -117,28 +117,13 @@ def start_worker(
     beat: bool = False,
 ) -> ManagedProcess:
     """A real Celery worker process consuming the given queues."""
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.app",
-        "worker",
-        "-Q",
-        ",".join(queues),
-        "-n",
-        f"{name}@%h",
-        "-c",
-        str(concurrency),
-        "-P",
-        "prefork",
-        "-l",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    if beat:
-        argv += ["-B", "-s", str(platform.workdir / f"beat-{name}")]
+    argv = worker_argv(
+        queues,
+        node=name,
+        concurrency=concurrency,
+        launcher=PYTHON_CELERY,
+        beat_schedule=str(platform.workdir / f"beat-{name}") if beat else None,
+    )
     proc = ManagedProcess(
         f"worker-{name}",
         argv,
@@ -184,29 +169,38 @@ def admin(platform: Platform, gateway_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
+def new_tenant(
+    admin: httpx.Client,
+    gateway_url: str,
+    *,
+    credits: int = 10_000,
+    plan: str = "pro",
+    name: str = "tenant",
+) -> TenantClient:
+    """A tenant made through the operator API, with an API key and granted credits."""
+    r = admin.post("/v1/admin/tenants", json={"name": name, "plan": plan})
+    assert r.status_code == 201, r.text
+    tenant_id = r.json()["tenant_id"]
+    r = admin.post(f"/v1/admin/tenants/{tenant_id}/api-keys", json={"name": "test"})
+    assert r.status_code == 201, r.text
+    key = r.json()["api_key"]
+    if credits:
+        r = admin.post(
+            f"/v1/admin/tenants/{tenant_id}/grants", json={"credits": credits, "reason": "test"}
+        )
+        assert r.status_code == 201, r.text
+    client = httpx.Client(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
+    return TenantClient(tenant_id, key, client)
+
+
 @pytest.fixture
 def make_tenant(admin: httpx.Client, gateway_url: str) -> Iterator[Any]:
     made: list[TenantClient] = []
 
     def _make(credits: int = 10_000, plan: str = "pro", name: str = "tenant") -> TenantClient:
-        r = admin.post("/v1/admin/tenants", json={"name": name, "plan": plan})
-        assert r.status_code == 201, r.text
-        tenant_id = r.json()["tenant_id"]
-        r = admin.post(f"/v1/admin/tenants/{tenant_id}/api-keys", json={"name": "test"})
-        assert r.status_code == 201, r.text
-        key = r.json()["api_key"]
-        if credits:
-            r = admin.post(
-                f"/v1/admin/tenants/{tenant_id}/grants", json={"credits": credits, "reason": "test"}
-            )
-            assert r.status_code == 201, r.text
-        tc = TenantClient(
-            tenant_id,
-            key,
-            httpx.Client(
-                base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-            ),
-        )
+        tc = new_tenant(admin, gateway_url, credits=credits, plan=plan, name=name)
         made.append(tc)
         return tc
 

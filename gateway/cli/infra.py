@@ -30,6 +30,7 @@ import yaml
 from rich.console import Console
 
 from core.settings import ROOT, Settings
+from workers.commands import worker_argv
 
 app = typer.Typer(no_args_is_help=True, help="Deployment manifests rendered from the registry.")
 console = Console()
@@ -145,26 +146,13 @@ def worker_command(queue: str, concurrency: int, *, beat: bool = False) -> list[
     configuration) makes a cold shutdown (SIGQUIT) wait that long too before it cancels and
     requeues the tasks (acks_late), instead of abandoning them at once.
     """
-    argv = [
-        "celery",
-        "-A",
-        "workers.app",
-        "worker",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-        "-c",
-        str(concurrency),
-        "-l",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    if beat:
-        argv += ["-B", "-s", "/tmp/celerybeat-schedule"]
-    argv.append(f"worker_soft_shutdown_timeout={TASK_TIME_LIMIT}")
-    return argv
+    return worker_argv(
+        [queue],
+        node=queue,
+        concurrency=concurrency,
+        beat_schedule="/tmp/celerybeat-schedule" if beat else None,
+        soft_shutdown_timeout=TASK_TIME_LIMIT,
+    )
 
 
 def _labels(tool_id: str, queue: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ from core.services import (
 )
 from core.settings import ROOT, VAR
 from transformers.registry import TOOLS
+from workers.commands import PYTHON_CELERY, worker_argv
 from workers.queues import MAINTENANCE_QUEUE
 
 
@@ -185,26 +186,14 @@ class LocalStack:
 
     def _start_workers(self, logs: Path) -> None:
         for index, queue in enumerate(self.worker_names()):
-            argv = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "-c",
-                str(self.config.worker_concurrency),
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ]
-            if queue == MAINTENANCE_QUEUE:  # beat runs beside the housekeeping pool
-                argv += ["-B", "-s", str(self.config.var / "celerybeat-schedule")]
+            beat = queue == MAINTENANCE_QUEUE  # beat runs beside the housekeeping pool
+            argv = worker_argv(
+                [queue],
+                node=queue,
+                concurrency=self.config.worker_concurrency,
+                launcher=PYTHON_CELERY,
+                beat_schedule=str(self.config.var / "celerybeat-schedule") if beat else None,
+            )
             proc = ManagedProcess(
                 f"worker-{queue}",
                 argv,

@@ -14,29 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TenantClient
+from tests.conftest import TenantClient, new_tenant
 
 TINY_LIMIT = 64 * 1024
-
-
-def new_tenant(
-    admin: httpx.Client, gateway_url: str, *, credits: int = 10_000, plan: str = "pro"
-) -> TenantClient:
-    r = admin.post("/v1/admin/tenants", json={"name": "gw-test", "plan": plan})
-    assert r.status_code == 201, r.text
-    tenant_id = r.json()["tenant_id"]
-    r = admin.post(f"/v1/admin/tenants/{tenant_id}/api-keys", json={"name": "test"})
-    assert r.status_code == 201, r.text
-    key = r.json()["api_key"]
-    if credits:
-        r = admin.post(
-            f"/v1/admin/tenants/{tenant_id}/grants", json={"credits": credits, "reason": "test"}
-        )
-        assert r.status_code == 201, r.text
-    client = httpx.Client(
-        base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    )
-    return TenantClient(tenant_id, key, client)
 
 
 @pytest.fixture(scope="module")
