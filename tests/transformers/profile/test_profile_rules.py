@@ -153,3 +153,24 @@ def test_governance(tmp_path) -> None:
     # without score-risk in ctx it computes it
     alone = governance_checker.run(frame, GovernanceCheckerParams(), make_ctx(tmp_path, frame))
     assert alone.data["risk_source"] == "computed" and alone.data["pii_columns"]
+
+
+def test_readiness_duplicates_with_and_without_a_key(tmp_path) -> None:
+    """A distinct, null-free non-float column rules duplicates out (the search is skipped); a
+    distinct float column or a distinct column with a null does not."""
+    rows = {"v": [1, 1, 2, 2], "w": ["a", "a", "b", "b"]}
+    cases = {
+        "key": ({"id": [1, 2, 3, 4]}, set()),
+        "text_key": ({"id": ["a", "b", "c", "d"]}, set()),
+        "float": ({"id": [0.5, 1.5, 2.5, 3.5]}, set()),
+        "nothing": ({}, {1, 3}),
+        "null_in_id": (
+            {"v": [1, 2, 3, 2], "w": ["a", "b", "c", "b"], "id": [1, None, 2, None]},
+            {3},
+        ),
+    }
+    for name, (extra, dups) in cases.items():
+        frame = with_row_id(pl.DataFrame({**rows, **extra}))
+        res = readiness_rater.run(frame, ReadinessRaterParams(), make_ctx(tmp_path, frame))
+        assert {r.row_id for r in res.row_level_issues} == dups, name
+        assert res.data["components"]["duplicate_rows"] == len(dups), name

@@ -1,7 +1,9 @@
 """readiness-rater: READY / NEEDS_REVIEW / NOT_READY with every deduction that led there.
 
 Uses unified-profiler's result from ``ctx.results`` when it ran successfully in this task, and
-profiles the frame itself (default parameters) otherwise. Duplicates are computed here.
+profiles the frame itself (default parameters) otherwise. Duplicates are computed here (not
+searched for when the profile shows a key: a non-float column without nulls whose values are all
+distinct).
 
 Score = 100 - sum of deductions (floored at 0); every deduction is listed with its points and
 only non-zero deductions are listed, so each listed one changes the score::
@@ -68,7 +70,7 @@ def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) ->
     profiles: dict[str, dict[str, Any]] = profile["columns"]
 
     dup_rows: list[int] = []
-    if n and cols:
+    if n and cols and not any(_is_key(frame.schema[c], profiles.get(c), n) for c in cols):
         mask = frame.select(pl.struct(cols).is_first_distinct().not_().alias("dup"))
         dup_rows = frame.filter(mask.get_column("dup")).get_column(ROW_ID).to_list()
     dup_pct = pct(len(dup_rows), n)
@@ -166,6 +168,14 @@ def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) ->
         SummaryItem("Readiness score", round(score, 1), "info"),
     ]  # fmt: skip
     return result
+
+
+def _is_key(dtype: pl.DataType, p: dict[str, Any] | None, n: int) -> bool:
+    """A column without nulls whose ``n`` values are all distinct: no two rows can be equal, so
+    the duplicate search is skipped. Not for floats, whose equality (NaN, -0.0) is subtle."""
+    if p is None or dtype.is_float() or dtype.is_nested() or dtype in (pl.Null, pl.Object):
+        return False
+    return bool(p.get("null_count") == 0 and p.get("distinct_count") == n)
 
 
 def _schema_problem(p: dict[str, Any], n: int) -> str | None:
