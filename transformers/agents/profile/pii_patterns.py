@@ -189,6 +189,9 @@ def classify_values(values: pl.Series) -> dict[str, pl.Series]:
     remaining = s.is_not_null()
     masks: dict[str, pl.Series] = {}
     for pii_type in PRECEDENCE:
+        if not remaining.any():  # every value already has a type: the rest match nothing
+            masks[pii_type] = remaining
+            continue
         m = s.str.contains(PATTERNS[pii_type]).fill_null(False) & remaining
         if m.any():
             if pii_type == CREDIT_CARD:
