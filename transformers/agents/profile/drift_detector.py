@@ -211,9 +211,20 @@ def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[
     }
 
 
-def _categorical(b: pl.Series, a: pl.Series, params: DriftDetectorParams) -> dict[str, Any]:
-    vb = b.drop_nulls().cast(pl.String).value_counts(name="n")
-    va = a.drop_nulls().cast(pl.String).value_counts(name="n")
+def _value_counts(frame: pl.DataFrame, cols: list[str]) -> dict[str, pl.DataFrame]:
+    """Value counts (``[value as text, n]``, nulls left out) of several columns, one parallel
+    select."""
+    if not cols:
+        return {}
+    row = frame.select(
+        pl.col(c).drop_nulls().cast(pl.String).value_counts(name="n").implode().alias(str(i))
+        for i, c in enumerate(cols)
+    )
+    return {c: row.get_column(str(i)).explode().struct.unnest() for i, c in enumerate(cols)}
+
+
+def _categorical(vb: pl.DataFrame, va: pl.DataFrame, params: DriftDetectorParams) -> dict[str, Any]:
+    """``vb`` / ``va``: value counts of the baseline / current column (``_value_counts``)."""
     name = vb.columns[0]
     va = va.rename({va.columns[0]: name})
     joined = vb.join(va, on=name, how="full", coalesce=True, suffix="_a").fill_null(0)
@@ -288,6 +299,14 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
         if text_cols
         else {}
     )  # fmt: skip
+    # value counts of the columns tested as categories, one select per frame
+    categorical = [
+        c
+        for c in testable
+        if kinds[c][1] == BOOLEAN
+        or (kinds[c][1] == STRING and not _many_values(distinct_now[c], na - miss_a[c], params))
+    ]
+    counts_b, counts_a = _value_counts(baseline, categorical), _value_counts(frame, categorical)
     columns: dict[str, dict[str, Any]] = {}
     rows: list[RowIssue] = []
     for c in common:
@@ -325,11 +344,10 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
             if dist is None:
                 info["status"] = "insufficient_data"
         elif ka in (STRING, BOOLEAN):
-            distinct = distinct_now.get(c, 0)
-            if ka == STRING and distinct > 0.5 * (na - xa) and distinct > params.max_categories:
+            if c not in counts_a:
                 info["status"] = "high_cardinality"
             else:
-                dist = _categorical(baseline.get_column(c), frame.get_column(c), params)
+                dist = _categorical(counts_b.pop(c), counts_a.pop(c), params)
         else:
             info["status"] = "not_tested"
         if dist is not None:
@@ -440,6 +458,10 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
     return result
 
 
+def _many_values(distinct: int, present: int, params: DriftDetectorParams) -> bool:
+    return distinct > 0.5 * present and distinct > params.max_categories
+
+
 def _missing_counts(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
     if not cols:
         return {}
@@ -462,7 +484,7 @@ def _row_issues(
         lo, hi = dist["baseline_range"]
         col = pl.col(c)
         x = (col.to_physical() if frame.schema[c].is_temporal() else col).cast(pl.Float64)
-        hits = frame.filter((x < lo) | (x > hi)).select(ROW_ID, c)
+        hits = frame.lazy().select(ROW_ID, c).filter((x < lo) | (x > hi)).collect()
         for rid, val in hits.iter_rows():
             out.append(
                 RowIssue(int(rid), c, "outside_baseline_range", "low", val,
@@ -471,7 +493,12 @@ def _row_issues(
     elif dist["new_category_count"]:
         seen = baseline.get_column(c).drop_nulls().cast(pl.String).unique()
         s = pl.col(c).cast(pl.String)
-        hits = frame.filter(s.is_not_null() & ~s.is_in(seen.implode())).select(ROW_ID, c)
+        hits = (
+            frame.lazy()
+            .select(ROW_ID, c)
+            .filter(s.is_not_null() & ~s.is_in(seen.implode()))
+            .collect()
+        )
         for rid, val in hits.iter_rows():
             out.append(
                 RowIssue(int(rid), c, "new_category", "low", val,

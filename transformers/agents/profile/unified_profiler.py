@@ -378,7 +378,8 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
             if cnt:
                 lo, hi = bounds[c]
                 tail = f" outside IQR bounds [{lo:.6g}, {hi:.6g}]"
-                outlier_rows += _row_issues(frame.filter(cond), c, "outlier", "low", f"{c}=", tail)
+                hits = _hits(frame, cond, c)
+                outlier_rows += _row_issues(hits, c, "outlier", "low", f"{c}=", tail)
     for c in cols:
         profiles[c].setdefault("outlier_count", 0)
 
@@ -386,7 +387,7 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     for c, dominant in mismatch_cols.items():
         st = pl.col(c).cast(pl.String)
         pattern = _NUMBER_RE if dominant == "number" else _ISO_DATE_RE
-        bad = frame.filter(~st.str.contains(r"^\s*$") & ~st.str.contains(pattern))
+        bad = _hits(frame, ~st.str.contains(r"^\s*$") & ~st.str.contains(pattern), c)
         tail = f"' is not a {dominant} like most values of this column"
         mismatch_rows += _row_issues(bad, c, "type_mismatch", "medium", f"{c}: '", tail)
 
@@ -454,6 +455,11 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     }
     _findings(result, ids, profiles, cols, n, params, pii_cols, letter, score)
     return result
+
+
+def _hits(frame: pl.DataFrame, cond: pl.Expr, c: str) -> pl.DataFrame:
+    """Row id and value of the rows where ``cond`` holds (only these two columns are filtered)."""
+    return frame.lazy().select(ROW_ID, c).filter(cond).collect()
 
 
 def _row_issues(
