@@ -56,6 +56,11 @@ class ScoreRiskParams(AgentParams):
     min_match_ratio: float = Field(
         0.6, gt=0, le=1, description="Share of non-null values that must match a PII pattern."
     )
+    stray_pii_rows: bool = Field(
+        True,
+        description="List single PII values (emails, card numbers, SSNs, IBANs, IPs, phone "
+        "numbers) found in text columns that are not PII columns as row-level issues.",
+    )
 
 
 class RangeTest(AgentParams):

@@ -175,3 +175,37 @@ def test_tiny(tmp_path, n: int) -> None:
     frame = with_row_id(pl.DataFrame({"email": ["a@b.co"] * n}, schema={"email": pl.String}))
     res = score_risk.run(frame, ScoreRiskParams(), make_ctx(tmp_path, frame, "score-risk"))
     assert res.status == AgentStatus.SUCCESS
+
+
+def test_stray_pii_values_listed_by_row_id(tmp_path) -> None:
+    """Single PII values in a free-text column are row-level issues (real row ids, redacted);
+    PII columns themselves and harmless text are not listed value by value."""
+    card = _luhn_complete("4", 16)
+    comments = ["all good", "call me", "fine", "ok thanks", "see attached", "n/a"] * 50
+    planted = {3: "mail me at x: j.doe@example.com", 7: "jane.roe@example.org",
+               11: card, 19: "078-05-1120", 23: "+44 20 7946 0958", 29: "10.0.0.7",
+               31: "not a card 4111 1111 1111 1112", 37: "2024-05-01"}  # fmt: skip
+    for i, v in planted.items():
+        comments[i] = v
+    emails = [f"user{i}@example.com" for i in range(len(comments))]
+    frame = with_row_id(pl.DataFrame({"comment": comments, "contact": emails}), offset=500)
+    res = score_risk.run(frame, ScoreRiskParams(), make_ctx(tmp_path, frame, "score-risk"))
+    assert res.data["columns"]["contact"]["pii_type"] == pp.EMAIL
+    assert res.data["columns"]["comment"]["pii_type"] is None
+    got = {(r.row_id, r.issue_type) for r in res.row_level_issues}
+    assert got == {
+        (507, "stray_pii_email"),
+        (511, "stray_pii_credit_card"),
+        (519, "stray_pii_ssn"),
+        (523, "stray_pii_phone"),
+        (529, "stray_pii_ip_address"),
+    }
+    assert all(r.column == "comment" for r in res.row_level_issues)
+    card_row = next(r for r in res.row_level_issues if r.row_id == 511)
+    assert card not in str(card_row.value) and card not in card_row.message
+    assert str(card_row.value) == card[:2] + "*" * 12 + card[-2:]
+    assert res.summary_metrics["stray_pii_values"] == 5
+    off = score_risk.run(
+        frame, ScoreRiskParams(stray_pii_rows=False), make_ctx(tmp_path, frame, "score-risk")
+    )
+    assert off.row_level_issues == []

@@ -15,6 +15,12 @@ that harmless columns never dilute it, and further PII columns raise it towards 
 
     overall = r_max + 0.5 * (100 - r_max) * (1 - prod_{other columns j} (1 - r_j / 100))
 
+Row-level issues (``stray_pii_rows``): in text columns that are not PII columns, every value
+(of the scanned rows) that is an email, IBAN, card number, SSN, IP address or phone number by
+``pii_patterns.classify_values`` is listed with its real row id as ``stray_pii_<type>``, the value
+redacted (its first and last two characters kept). One select finds the columns with any such
+value (one combined pattern per column); only those are classified value by value.
+
 Levels: critical >= 90, high >= 70, medium >= 40, low > 0, none. Frameworks: GDPR and CCPA for
 any personal data, PCI-DSS for card numbers, HIPAA when HIPAA identifiers occur together with a
 health-related column name (otherwise listed under ``frameworks_if_health_data``).
@@ -30,11 +36,13 @@ import polars as pl
 from transformers.agents.profile import pii_patterns as pp
 from transformers.agents.profile.stats import Ids, data_columns, name_tokens
 from transformers.contract import (
+    ROW_ID,
     AgentContext,
     AgentResult,
     Alert,
     Issue,
     Recommendation,
+    RowIssue,
     SummaryItem,
 )
 from transformers.params.profile import ScoreRiskParams
@@ -70,6 +78,59 @@ HEALTH_WORDS = frozenset(
     {"patient", "diagnosis", "icd", "medical", "mrn", "treatment", "prescription", "health",
      "clinical", "medication", "blood", "allergy", "disease", "symptom", "doctor", "hospital"}
 )  # fmt: skip
+
+
+#: Types listed value by value in non-PII text columns (dates and postal codes are too common
+#: in ordinary text to be called stray personal data).
+STRAY_TYPES: tuple[str, ...] = (pp.EMAIL, pp.IBAN, pp.CREDIT_CARD, pp.SSN, pp.IP, pp.PHONE)
+_ANY_STRAY = "|".join(f"(?:{pp.PATTERNS[t]})" for t in STRAY_TYPES)
+
+
+def redact(value: str) -> str:
+    """The first and last two characters, the rest starred (short values fully starred)."""
+    v = value.strip()
+    return "*" * len(v) if len(v) <= 6 else f"{v[:2]}{'*' * (len(v) - 4)}{v[-2:]}"
+
+
+def stray_pii_rows(frame: pl.DataFrame, columns: list[str]) -> list[RowIssue]:
+    """Row-level issues for PII values in the given text columns (see the module doc)."""
+    text = [c for c in columns if frame.schema[c] == pl.String]
+    if not text or frame.height == 0:
+        return []
+    if ROW_ID not in frame.columns:
+        frame = frame.with_row_index(ROW_ID).with_columns(pl.col(ROW_ID).cast(pl.Int64))
+
+    def matches(e: pl.Expr) -> pl.Expr:
+        return e.str.strip_chars().str.contains(_ANY_STRAY).fill_null(False)
+
+    conds = {c: matches(pl.col(c)) for c in text}
+    # screened over the distinct values (far fewer than rows in most text columns)
+    screen = (matches(pl.col(c).unique()).any().alias(str(i)) for i, c in enumerate(text))
+    found = frame.select(screen).row(0)
+    out: list[RowIssue] = []
+    for (c, cond), hit in zip(conds.items(), found, strict=True):
+        if not hit:
+            continue
+        hits = frame.lazy().select(ROW_ID, c).filter(cond).collect()
+        values = hits.get_column(c)
+        masks = pp.classify_values(values)
+        ids = hits.get_column(ROW_ID).to_list()
+        texts = values.to_list()
+        kinds: list[str | None] = [None] * hits.height
+        for t in STRAY_TYPES:  # the masks are exclusive
+            for i in masks[t].fill_null(False).arg_true().to_list():
+                kinds[i] = t
+        for rid, value, kind in zip(ids, texts, kinds, strict=True):
+            if kind is None:
+                continue
+            sev = "high" if TYPE_WEIGHT[kind] >= 90 else "medium"
+            shown = redact(value)
+            out.append(
+                RowIssue(int(rid), c, f"stray_pii_{kind}", sev, shown,
+                         f"{c}: a {kind.replace('_', ' ')} ({shown}) in a column that is not "
+                         "personal data")
+            )  # fmt: skip
+    return out
 
 
 def level(score: float) -> str:
@@ -130,6 +191,10 @@ def run(frame: pl.DataFrame, params: ScoreRiskParams, ctx: AgentContext) -> Agen
             "dtype": str(dtype),
         }
     pii_cols = [c for c in cols if columns[c]["pii_type"]]
+    if params.stray_pii_rows:
+        result.row_level_issues = stray_pii_rows(
+            scanned, [c for c in cols if not columns[c]["pii_type"]]
+        )
     overall = overall_risk([columns[c]["risk_score"] for c in pii_cols])
     tokens = {t for c in cols for t in name_tokens(c)}
     health = bool(tokens & HEALTH_WORDS)
@@ -159,6 +224,7 @@ def run(frame: pl.DataFrame, params: ScoreRiskParams, ctx: AgentContext) -> Agen
         "overall_risk_score": overall,
         "pii_columns": len(pii_cols),
         "high_risk_columns": sum(columns[c]["risk_score"] >= 70 for c in pii_cols),
+        "stray_pii_values": len(result.row_level_issues),
         "columns_scanned": len(cols),
         "frameworks_affected": len(frameworks),
     }
