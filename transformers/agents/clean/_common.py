@@ -476,7 +476,9 @@ def _parse_formats(
     want = t.is_not_null() if present is None else (present & t.is_not_null())
     out: pl.Series | None = None
     for f in formats:
-        parsed = t.str.strptime(dtype, f, strict=False)
+        # later formats only see the values no earlier format parsed (same result, less work)
+        todo = t if out is None else t.zip_with(out.is_null(), pl.Series([None], dtype=pl.String))
+        parsed = todo.str.strptime(dtype, f, strict=False)
         out = parsed if out is None else out.fill_null(parsed)
         if not bool((out.is_null() & want).any()):
             break

@@ -26,7 +26,8 @@ text changed (``"1,234"`` -> ``1234``, ``"03/04/2024"`` -> ``2024-04-03``) is in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
@@ -103,6 +104,80 @@ def _candidates(
             yield ("Date", d, info)
 
 
+#: Rows above which the pre-pass reads the frame in growing slices (see ``_prepass_stats``).
+PREPASS_CHUNKED_ROWS = 65_536
+
+
+def _prepass_stats(
+    frame: pl.DataFrame,
+    candidates: list[str],
+    params: TypeFixerParams,
+    present_expr: Callable[[str], pl.Expr],
+) -> dict[str, Any]:
+    """Per candidate ``i``: present values ``p{i}``; present values that look like a number
+    ``n{i}``, a boolean ``b{i}``, a date ``s{i}``; some number has a leading zero ``z{i}``;
+    some number has a decimal point or exponent ``d{i}``.
+
+    Exact where it can matter, cheaper where it cannot: the frame is read in growing slices
+    and a kind stops being counted for a column (its count is then -1) once so many present
+    values failed it that it can no longer reach ``min_parse_ratio`` even if every remaining
+    row matched (a number also stops at the first leading zero). A column stops being read
+    when no kind is left (it stays text either way). So text columns such as names cost one
+    eighth of a full scan, and the counts that decide anything are complete."""
+    h = frame.height
+    bool_tokens = [*BOOL_TRUE, *BOOL_FALSE]
+    kinds = {
+        "n": params.convert_numbers,
+        "b": params.convert_booleans,
+        "s": params.convert_dates,
+    }
+    alive: dict[str, set[str]] = {c: {k for k, on in kinds.items() if on} for c in candidates}
+    stats: dict[str, Any] = {}
+    for i in range(len(candidates)):
+        stats.update({f"p{i}": 0, f"n{i}": 0, f"b{i}": 0, f"s{i}": 0, f"z{i}": False})
+        stats[f"d{i}"] = False
+    bounds = [0, h // 8, h // 4, h // 2, h] if h > PREPASS_CHUNKED_ROWS else [0, h]
+    slack = 1.0 - params.min_parse_ratio
+    for lo, hi in itertools.pairwise(bounds):
+        live = [(i, c) for i, c in enumerate(candidates) if alive[c]]
+        if not live:
+            break
+        exprs: list[pl.Expr] = []
+        for i, c in live:
+            t = pl.col(c).str.strip_chars()
+            pe = present_expr(c)
+            exprs.append(pe.sum().alias(f"p{i}"))
+            if "n" in alive[c]:
+                exprs += [
+                    (pe & t.str.contains(NUMBER_RE)).sum().alias(f"n{i}"),
+                    (pe & t.str.contains(r"^[+-]?[$€£¥]?\s?[+-]?0\d")).any().alias(f"z{i}"),
+                    (pe & t.str.contains(r"[.eE]")).any().alias(f"d{i}"),
+                ]
+            if "b" in alive[c]:
+                exprs.append((pe & t.str.to_lowercase().is_in(bool_tokens)).sum().alias(f"b{i}"))
+            if "s" in alive[c]:
+                exprs.append((pe & t.str.contains(DATE_SHAPE_RE)).sum().alias(f"s{i}"))
+        part = frame.slice(lo, hi - lo).select(exprs).row(0, named=True)
+        for key, value in part.items():
+            if key[0] in "zd":
+                stats[key] = stats[key] or bool(value)
+            else:
+                stats[key] += int(value or 0)
+        for i, c in live:
+            # present values can be at most what was seen plus every row not read yet
+            ceiling = stats[f"p{i}"] + (h - hi)
+            for k in list(alive[c]):
+                failed = stats[f"p{i}"] - stats[f"{k}{i}"]
+                if failed > slack * ceiling + 1 or (k == "n" and stats[f"z{i}"]):
+                    alive[c].discard(k)
+                    stats[f"{k}{i}"] = -1  # below any threshold: this kind is out
+    for i in range(len(candidates)):
+        for k, on in kinds.items():
+            if not on:
+                stats[f"{k}{i}"] = -1
+    return stats
+
+
 def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> AgentResult:
     result = AgentResult(agent_id=AGENT_ID)
     cols = resolve_all(ctx, params.columns, frame) if params.columns is not None else None
@@ -128,20 +203,7 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
     slow = list(candidates)
     allowed: dict[str, frozenset[str]] = {}
     if candidates and frame.height:
-        exprs: list[pl.Expr] = []
-        bool_tokens = [*BOOL_TRUE, *BOOL_FALSE]
-        for i, c in enumerate(candidates):
-            t = pl.col(c).str.strip_chars()
-            pe = present_expr(c)
-            exprs += [
-                pe.sum().alias(f"p{i}"),
-                (pe & t.str.contains(NUMBER_RE)).sum().alias(f"n{i}"),
-                (pe & t.str.contains(r"^[+-]?[$€£¥]?\s?[+-]?0\d")).any().alias(f"z{i}"),
-                (pe & t.str.contains(r"[.eE]")).any().alias(f"d{i}"),
-                (pe & t.str.to_lowercase().is_in(bool_tokens)).sum().alias(f"b{i}"),
-                (pe & t.str.contains(DATE_SHAPE_RE)).sum().alias(f"s{i}"),
-            ]
-        stats = frame.select(exprs).row(0, named=True)
+        stats = _prepass_stats(frame, candidates, params, present_expr)
         fast: list[tuple[str, str]] = []
         for i, c in enumerate(candidates):
             p_, n_ = stats[f"p{i}"], stats[f"n{i}"]
