@@ -124,3 +124,23 @@ def test_large_samples_match_scipy_exactly(tmp_path) -> None:
         assert info["bin_edges"] == edges.tolist(), c
         hb, ha = np.histogram(b, bins=edges)[0], np.histogram(a, bins=edges)[0]
         assert info["psi"] == drift_detector.psi(hb.astype(float), ha.astype(float)), c
+
+
+def test_profiler_distinct_counts_reused_same_result(tmp_path) -> None:
+    """With unified-profiler's result for the same frame in the task, the text columns' distinct
+    counts come from it: the result is the same as computed alone."""
+    from transformers.agents.profile import unified_profiler
+    from transformers.params.profile import UnifiedProfilerParams
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ids = [f"id{i}" for i in range(n)]
+    base = with_row_id(pl.DataFrame({"cat": rng.choice(["a", "b"], n), "key": ids}))
+    cur = with_row_id(pl.DataFrame({"cat": rng.choice(["a", "b", "c"], n), "key": ids}))
+    alone = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    ctx = make_ctx(tmp_path, cur, baseline=base)
+    ctx.results["unified-profiler"] = unified_profiler.run(cur, UnifiedProfilerParams(), ctx)
+    shared = drift_detector.run(cur, DriftDetectorParams(), ctx)
+    assert shared.data == alone.data
+    assert alone.data["columns"]["key"]["status"] == "high_cardinality"
+    assert alone.data["drifted_columns"] == ["cat"]

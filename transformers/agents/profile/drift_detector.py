@@ -60,6 +60,7 @@ from transformers.contract import (
     ROW_ID,
     AgentContext,
     AgentResult,
+    AgentStatus,
     Alert,
     Issue,
     Recommendation,
@@ -291,14 +292,9 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
                 if min(b_arr.size, a_arr.size) < params.min_sample_size
                 else _numeric(b_arr, a_arr, params)
             )
-    # distinct counts of the current text columns, one parallel select
+    # distinct counts of the current text columns
     text_cols = [c for c in testable if kinds[c][1] == STRING]
-    distinct_now = (
-        dict(zip(text_cols, frame.select(pl.col(text_cols).drop_nulls().n_unique()).row(0),
-                 strict=True))
-        if text_cols
-        else {}
-    )  # fmt: skip
+    distinct_now = _distinct_counts(frame, text_cols, ctx)
     # value counts of the columns tested as categories, one select per frame
     categorical = [
         c
@@ -456,6 +452,25 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
         SummaryItem("Columns compared", len(common), "info"),
     ]
     return result
+
+
+def _distinct_counts(frame: pl.DataFrame, cols: list[str], ctx: AgentContext) -> dict[str, int]:
+    """Distinct non-null values per column: unified-profiler's counts when it profiled this very
+    frame in this task, else one parallel select."""
+    if not cols:
+        return {}
+    prior = ctx.results.get("unified-profiler")
+    if (
+        prior is not None
+        and prior.status == AgentStatus.SUCCESS
+        and ctx.frames.get("primary") is frame
+    ):
+        profiles = prior.data.get("columns") or {}
+        known = {c: profiles.get(c, {}).get("distinct_count") for c in cols}
+        if all(isinstance(v, int) for v in known.values()):
+            return {c: int(v) for c, v in known.items() if v is not None}
+    row = frame.select(pl.col(cols).drop_nulls().n_unique()).row(0)
+    return dict(zip(cols, row, strict=True))
 
 
 def _many_values(distinct: int, present: int, params: DriftDetectorParams) -> bool:
