@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from billing.cli import app as billing_app
-from gateway.cli.client import ApiError, Client, print_summary, watch
+from gateway.cli.client import ApiError, Client, download_outputs, print_summary, watch
 from gateway.cli.infra import app as infra_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -133,7 +133,14 @@ def demo(
             f"\nDemo tenant {tenant['tenant_id']} with 1000 credits; API key {key['api_key']}"
         )
         sample = Path(__file__).resolve().parents[2] / "core" / "samples" / "customers.csv"
-        ok = _run(Client(stack.gateway_url, key["api_key"]), sample, tool, None, None)
+        client = Client(stack.gateway_url, key["api_key"])
+        task_id = _run(client, sample, tool, None, None)
+        if task_id:
+            # The links die with the stack; the files stay.
+            saved = download_outputs(client, task_id, stack.config.var / "demo" / task_id)
+            console.print("\n[bold]Outputs saved[/bold] (they outlive the stack):")
+            for path in saved:
+                console.print(f"  {path}")
         if keep:
             console.print(f"\nStack left running at {stack.gateway_url}. Ctrl-C to stop.")
             try:
@@ -141,7 +148,7 @@ def demo(
                     time.sleep(1)
             except KeyboardInterrupt:
                 pass
-        if not ok:
+        if not task_id:
             raise typer.Exit(1)
     finally:
         stack.stop()
@@ -149,7 +156,8 @@ def demo(
 
 def _run(
     client: Client, path: Path, tool: str, baseline: Path | None, agents: list[str] | None
-) -> bool:
+) -> str | None:
+    """Create, upload, process and watch one task; its id when it completed, else None."""
     console.print(f"\nAnalysing [bold]{path.name}[/bold] with [bold]{tool}[/bold]")
     try:
         created = client.create(tool, agents, None)
@@ -165,10 +173,10 @@ def _run(
         console.print(f"queued on '{tool}'; {accepted['credits_held']} credits held")
         task = watch(client, task_id, console)
         print_summary(client, task, console)
-        return bool(task["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS"))
+        return task_id if task["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS") else None
     except ApiError as exc:
         console.print(f"[red]{exc}[/red]")
-        return False
+        return None
 
 
 @app.command()
@@ -184,8 +192,10 @@ def run(
     if not api_key:
         console.print("[red]Set AGENSIUM_API_KEY or pass --api-key[/red]")
         raise typer.Exit(2)
-    ok = _run(Client(api_url, api_key), path, tool, baseline, agents.split(",") if agents else None)
-    raise typer.Exit(0 if ok else 1)
+    task_id = _run(
+        Client(api_url, api_key), path, tool, baseline, agents.split(",") if agents else None
+    )
+    raise typer.Exit(0 if task_id else 1)
 
 
 @tasks_app.command("list")

@@ -109,6 +109,7 @@ def print_summary(client: Client, task: dict[str, Any], console: Console) -> Non
     console.print(f"credits charged: {task['credits_charged']}")
     if task["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS"):
         report = client.call("GET", f"/v1/tasks/{task['task_id']}/report")
+        print_column_profile(report, console)
         summary = Table("finding", "value", "status", title="Executive summary")
         for item in (report.get("executive_summary") or {}).get("items", []):
             summary.add_row(str(item.get("title")), str(item.get("value")), str(item.get("status")))
@@ -124,6 +125,51 @@ def print_summary(client: Client, task: dict[str, Any], console: Console) -> Non
         for o in outputs:
             console.print(f"{o['name']}  {o['kind']}  {o['size'] or ''} bytes", highlight=False)
             console.print(f"  {o['url']}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def print_column_profile(report: dict[str, Any], console: Console) -> None:
+    """The unified profiler's per-column numbers, when the report has them."""
+    profiler = next(
+        (a for a in report.get("agents", []) if a.get("agent_id") == "unified-profiler"), None
+    )
+    columns = ((profiler or {}).get("data") or {}).get("columns") or {}
+    if not columns:
+        return
+    table = Table(title="Profile")
+    for header in ("column", "type", "missing %", "distinct", "min", "mean", "max"):
+        table.add_column(header, overflow="fold")  # fold long values, never cut them
+    for name, col in columns.items():
+        table.add_row(
+            name,
+            str(col.get("inferred_type", "")),
+            _num(col.get("missing_pct")),
+            _num(col.get("distinct_count")),
+            _num(col.get("min")),
+            _num(col.get("mean")),
+            _num(col.get("max")),
+        )
+    console.print(table)
+
+
+def download_outputs(client: Client, task_id: str, dest: Path) -> list[Path]:
+    """Save every output file of a task under ``dest`` (links expire; files stay)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for o in client.call("GET", f"/v1/tasks/{task_id}/outputs"):
+        path = dest / Path(o["name"]).name
+        with httpx.stream("GET", o["url"], timeout=120) as r:
+            r.raise_for_status()
+            with path.open("wb") as fh:
+                for chunk in r.iter_bytes():
+                    fh.write(chunk)
+        saved.append(path)
+    return saved
 
 
 def _expiry(outputs: list[dict[str, Any]]) -> str:
