@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
@@ -58,9 +58,158 @@ CHANGE_SCHEMA: dict[str, Any] = {
 
 
 class ChangeList(list[Change]):
-    """A plain list of ``Change`` that also carries the same entries as a polars frame."""
+    """A list of ``Change`` that also carries the same entries as a polars frame (``frame``).
+
+    The ``Change`` objects are created on first use: the chain itself (previewer, writeback,
+    change-log file) only reads ``frame``, so a million-change run does not build a million
+    Python objects unless something (a report, a checkpoint, a test) walks the list. Every
+    way of reading the list (len, iteration, indexing, comparison, copying, pickling, C-level
+    ``list(...)``/``json``, which iterate a list subclass) gives exactly the eager list; any
+    change to it first materialises it.
+    """
 
     frame: pl.DataFrame | None = None
+    # class defaults: pickle fills a new instance's items before it sets its attributes
+    _pending: list[Callable[[], Iterable[Change]]] | None = None
+    _size: int = 0
+
+    def __init__(
+        self,
+        items: Iterable[Change] = (),
+        *,
+        pending: list[Callable[[], Iterable[Change]]] | None = None,
+        size: int = 0,
+    ) -> None:
+        super().__init__(items)
+        self._pending = pending or None
+        self._size = size
+
+    def materialise(self) -> ChangeList:
+        pending = self._pending
+        if pending:
+            self._pending = None
+            with _gc_paused():
+                for build in pending:
+                    list.extend(self, build())
+        return self
+
+    # reading
+    def __len__(self) -> int:
+        return self._size if self._pending else list.__len__(self)
+
+    def __iter__(self) -> Iterator[Change]:
+        return list.__iter__(self.materialise())
+
+    def __reversed__(self) -> Iterator[Change]:
+        return list.__reversed__(self.materialise())
+
+    def __getitem__(self, i: Any) -> Any:
+        return list.__getitem__(self.materialise(), i)
+
+    def __contains__(self, x: object) -> bool:
+        return list.__contains__(self.materialise(), x)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChangeList):
+            other.materialise()
+        return list.__eq__(self.materialise(), other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __lt__(self, other: list[Change]) -> bool:
+        if isinstance(other, ChangeList):
+            other.materialise()
+        return list.__lt__(self.materialise(), other)
+
+    def __le__(self, other: list[Change]) -> bool:
+        return self == other or self < other
+
+    def __gt__(self, other: list[Change]) -> bool:
+        if isinstance(other, ChangeList):
+            other.materialise()
+        return list.__gt__(self.materialise(), other)
+
+    def __ge__(self, other: list[Change]) -> bool:
+        return self == other or self > other
+
+    def __repr__(self) -> str:
+        return list.__repr__(self.materialise())
+
+    def __add__(self, other: Any) -> Any:
+        if isinstance(other, ChangeList):
+            other.materialise()
+        return list.__add__(self.materialise(), other)
+
+    def __radd__(self, other: Any) -> Any:
+        return list(other) + list(self)
+
+    def __mul__(self, n: Any) -> Any:
+        return list.__mul__(self.materialise(), n)
+
+    __rmul__ = __mul__
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self.materialise()
+        return super().__reduce_ex__(protocol)
+
+    def __sizeof__(self) -> int:
+        return list.__sizeof__(self.materialise())
+
+    def index(self, *args: Any) -> int:
+        return list.index(self.materialise(), *args)
+
+    def count(self, x: Any) -> int:
+        return list.count(self.materialise(), x)
+
+    def copy(self) -> list[Change]:
+        return list.copy(self.materialise())
+
+    # changing
+    def __setitem__(self, i: Any, v: Any) -> None:
+        list.__setitem__(self.materialise(), i, v)
+
+    def __delitem__(self, i: Any) -> None:
+        list.__delitem__(self.materialise(), i)
+
+    def __iadd__(self, other: Any) -> ChangeList:  # type: ignore[override,misc]
+        if isinstance(other, ChangeList):
+            other.materialise()
+        list.__iadd__(self.materialise(), other)
+        return self
+
+    def __imul__(self, n: Any) -> ChangeList:  # type: ignore[override,misc]
+        list.__imul__(self.materialise(), n)
+        return self
+
+    def append(self, x: Change) -> None:
+        list.append(self.materialise(), x)
+
+    def extend(self, xs: Iterable[Change]) -> None:
+        if isinstance(xs, ChangeList):
+            xs.materialise()
+        list.extend(self.materialise(), xs)
+
+    def insert(self, i: Any, x: Change) -> None:
+        list.insert(self.materialise(), i, x)
+
+    def remove(self, x: Change) -> None:
+        list.remove(self.materialise(), x)
+
+    def pop(self, *args: Any) -> Change:
+        return list.pop(self.materialise(), *args)
+
+    def clear(self) -> None:
+        self._pending = None
+        list.clear(self)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        list.sort(self.materialise(), *args, **kwargs)
+
+    def reverse(self) -> None:
+        list.reverse(self.materialise())
 
 
 @contextmanager
@@ -85,20 +234,106 @@ def as_text(s: pl.Series) -> pl.Series:
     return s.cast(pl.String)
 
 
-def _broadcast(value: str | pl.Series, mask: pl.Series) -> list[Any]:
+def _broadcast(value: str | pl.Series, mask: pl.Series) -> pl.Series:
+    """``value`` (one text for all, or one per row) at the rows of ``mask``."""
     if isinstance(value, pl.Series):
-        return value.filter(mask).to_list()
-    return list(repeat(value, int(mask.sum())))
+        return value.filter(mask).cast(pl.String)
+    return pl.repeat(value, int(mask.sum()), dtype=pl.String, eager=True)
+
+
+def _cell_objects(
+    agent_id: str,
+    column: str,
+    rids: pl.Series,
+    before: pl.Series,
+    after: pl.Series,
+    rules: pl.Series,
+    reasons: pl.Series,
+) -> Callable[[], list[Change]]:
+    def build() -> list[Change]:
+        n = rids.len()
+        return list(
+            map(
+                Change,
+                repeat(ChangeKind.CELL, n),
+                repeat(agent_id, n),
+                rules.to_list(),
+                rids.to_list(),
+                repeat(column, n),
+                before.to_list(),
+                after.to_list(),
+                reasons.to_list(),
+            )
+        )
+
+    return build
+
+
+def _row_objects(
+    agent_id: str,
+    kind: ChangeKind,
+    rows: pl.DataFrame,
+    rules: pl.Series,
+    reasons: pl.Series,
+) -> Callable[[], list[Change]]:
+    def build() -> list[Change]:
+        n = rows.height
+        data = rows.drop(ROW_ID)
+        dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
+        return list(
+            map(
+                Change,
+                repeat(kind, n),
+                repeat(agent_id, n),
+                rules.to_list(),
+                rows[ROW_ID].to_list(),
+                repeat(None, n),
+                dicts,
+                repeat(None, n),
+                reasons.to_list(),
+            )
+        )
+
+    return build
 
 
 class ChangeBuilder:
-    """Collects one agent's changes; ``build()`` returns the ``ChangeList``."""
+    """Collects one agent's changes; ``build()`` returns the ``ChangeList`` (its frame built
+    now, its ``Change`` objects on first use)."""
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
-        self.objects: list[Change] = []
+        self.pending: list[Callable[[], Iterable[Change]]] = []
+        self.size = 0
         self.parts: list[pl.DataFrame] = []
         self._col_rows: list[dict[str, Any]] = []
+
+    def _part(
+        self,
+        kind: str,
+        n: int,
+        rules: pl.Series,
+        rids: pl.Series,
+        column: str | None,
+        before: pl.Series,
+        after: pl.Series | None,
+        reasons: pl.Series,
+    ) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "agent_id": pl.repeat(self.agent_id, n, dtype=pl.String, eager=True),
+                "kind": pl.repeat(kind, n, dtype=pl.String, eager=True),
+                "rule": rules,
+                "row_id": rids.cast(pl.Int64),
+                "column": pl.repeat(column, n, dtype=pl.String, eager=True),
+                "before": before,
+                "after": (
+                    pl.repeat(None, n, dtype=pl.String, eager=True) if after is None else after
+                ),
+                "reason": reasons,
+            },
+            schema=CHANGE_SCHEMA,
+        )
 
     def cells(
         self,
@@ -122,33 +357,28 @@ class ChangeBuilder:
         rids = row_ids.filter(diff)
         rules = _broadcast(rule, diff)
         reasons = _broadcast(reason, diff)
-        with _gc_paused():
-            self.objects.extend(
-                map(
-                    Change,
-                    repeat(ChangeKind.CELL, n),
-                    repeat(self.agent_id, n),
-                    rules,
-                    rids.to_list(),
-                    repeat(column, n),
-                    before.filter(diff).to_list(),
-                    after.filter(diff).to_list(),
-                    reasons,
-                )
+        self.pending.append(
+            _cell_objects(
+                self.agent_id,
+                column,
+                rids,
+                before.filter(diff),
+                after.filter(diff),
+                rules,
+                reasons,
             )
+        )
+        self.size += n
         self.parts.append(
-            pl.DataFrame(
-                {
-                    "agent_id": [self.agent_id] * n,
-                    "kind": [ChangeKind.CELL.value] * n,
-                    "rule": rules,
-                    "row_id": rids.cast(pl.Int64),
-                    "column": [column] * n,
-                    "before": bt.filter(diff),
-                    "after": at.filter(diff),
-                    "reason": reasons,
-                },
-                schema=CHANGE_SCHEMA,
+            self._part(
+                ChangeKind.CELL.value,
+                n,
+                rules,
+                rids,
+                column,
+                bt.filter(diff),
+                at.filter(diff),
+                reasons,
             )
         )
         return n
@@ -165,51 +395,27 @@ class ChangeBuilder:
         if n == 0:
             return 0
         self._flush()
-        everything = pl.Series("m", [True] * n, dtype=pl.Boolean)
+        everything = pl.repeat(True, n, dtype=pl.Boolean, eager=True)
         rules = _broadcast(rule, everything)
         reasons = _broadcast(reason, everything)
         data = rows.drop(ROW_ID)
-        rids = rows[ROW_ID]
         if data.width:
             encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
         else:
-            encoded = pl.Series(["{}"] * n, dtype=pl.String)
-        with _gc_paused():
-            dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
-            self.objects.extend(
-                map(
-                    Change,
-                    repeat(kind, n),
-                    repeat(self.agent_id, n),
-                    rules,
-                    rids.to_list(),
-                    repeat(None, n),
-                    dicts,
-                    repeat(None, n),
-                    reasons,
-                )
-            )
+            encoded = pl.repeat("{}", n, dtype=pl.String, eager=True)
+        self.pending.append(_row_objects(self.agent_id, kind, rows, rules, reasons))
+        self.size += n
         self.parts.append(
-            pl.DataFrame(
-                {
-                    "agent_id": [self.agent_id] * n,
-                    "kind": [kind.value] * n,
-                    "rule": rules,
-                    "row_id": rids.cast(pl.Int64),
-                    "column": pl.Series([None] * n, dtype=pl.String),
-                    "before": encoded,
-                    "after": pl.Series([None] * n, dtype=pl.String),
-                    "reason": reasons,
-                },
-                schema=CHANGE_SCHEMA,
-            )
+            self._part(kind.value, n, rules, rows[ROW_ID], None, encoded, None, reasons)
         )
         return n
 
     def column(
         self, kind: ChangeKind, column: str, before: Any, after: Any, rule: str, reason: str
     ) -> None:
-        self.objects.append(Change(kind, self.agent_id, rule, None, column, before, after, reason))
+        change = Change(kind, self.agent_id, rule, None, column, before, after, reason)
+        self.pending.append(lambda: [change])
+        self.size += 1
         self._col_rows.append(
             {
                 "agent_id": self.agent_id,
@@ -230,7 +436,7 @@ class ChangeBuilder:
 
     def build(self) -> ChangeList:
         self._flush()
-        out = ChangeList(self.objects)
+        out = ChangeList(pending=list(self.pending), size=self.size)
         out.frame = (
             pl.concat(self.parts, how="vertical")
             if self.parts

@@ -1,0 +1,143 @@
+"""The shortcuts taken for speed give exactly the results of the plain computation."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from clean_chain import run_agent, strings
+
+from transformers.agents.clean import duplicate_resolver, type_fixer
+from transformers.agents.clean._common import ChangeBuilder, ChangeList, change_frame
+from transformers.contract import Change, ChangeKind
+from transformers.serialization import jsonable
+
+
+def _builder() -> ChangeBuilder:
+    b = ChangeBuilder("a")
+    rid = pl.Series([0, 1, 2, 3], dtype=pl.Int64)
+    b.column(ChangeKind.COLUMN_TYPE, "x", "String", "Int64", "to_int64", "all parse")
+    b.cells(rid, "x", pl.Series(["1", " 2", "N/A", "4"]), pl.Series([1, 2, None, 4]), "conv")
+    rows = pl.DataFrame({"__row_id__": [7, 9], "x": ["a", None]})
+    b.rows(ChangeKind.ROW_REMOVED, rows, "dup", pl.Series(["one", "two"]))
+    return b
+
+
+EAGER = [
+    Change(ChangeKind.COLUMN_TYPE, "a", "to_int64", None, "x", "String", "Int64", "all parse"),
+    Change(ChangeKind.CELL, "a", "conv", 1, "x", " 2", 2, ""),
+    Change(ChangeKind.CELL, "a", "conv", 2, "x", "N/A", None, ""),
+    Change(ChangeKind.ROW_REMOVED, "a", "dup", 7, None, {"x": "a"}, None, "one"),
+    Change(ChangeKind.ROW_REMOVED, "a", "dup", 9, None, {"x": None}, None, "two"),
+]
+
+
+def test_lazy_change_list_reads_as_the_eager_list() -> None:
+    lazy = _builder().build()
+    assert len(lazy) == 5 and lazy._pending  # the length is known before any object exists
+    assert lazy == EAGER and EAGER == _builder().build()  # noqa: SIM300 (reflected ==)
+    assert list(_builder().build()) == EAGER
+    assert _builder().build()[1:3] == EAGER[1:3]
+    assert _builder().build()[-1] == EAGER[-1]
+    assert [c.row_id for c in _builder().build()] == [c.row_id for c in EAGER]
+    assert json.dumps(jsonable(_builder().build())) == json.dumps(jsonable(EAGER))
+    assert pickle.loads(pickle.dumps(_builder().build())) == EAGER
+    assert copy.deepcopy(_builder().build()) == EAGER
+    assert [] + _builder().build() == EAGER  # noqa: RUF005 (reflected +)
+    assert _builder().build() + [] == EAGER  # noqa: RUF005
+    grown = _builder().build()
+    grown.append(EAGER[0])
+    assert grown == [*EAGER, EAGER[0]] and len(grown) == 6
+    assert bool(_builder().build()) and not ChangeBuilder("a").build()
+    frame = _builder().build().frame
+    assert frame is not None and frame.height == 5
+    assert frame["row_id"].to_list() == [None, 1, 2, 7, 9]
+    assert frame["after"].to_list() == ["Int64", "2", None, None, None]
+
+
+def test_change_list_plain_constructor() -> None:
+    assert ChangeList(EAGER) == EAGER and len(ChangeList(EAGER)) == 5
+
+
+def _type_fixer_frame(n: int) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    nums = [f"{v:,}" for v in rng.integers(0, 10_000_000, n)]
+    mostly = [str(v) if i % 20 else "x" for i, v in enumerate(rng.integers(0, 99, n))]
+    late_text = [str(i) if i < n - n // 20 else "word" for i in range(n)]
+    boundary = [str(i) if i < int(n * 0.9) else "w" for i in range(n)]
+    zero_late = [str(i + 10) if i < n - 1 else "007" for i in range(n)]
+    return strings(
+        {
+            "nums": nums,
+            "mostly": mostly,
+            "late_text": late_text,
+            "boundary": boundary,
+            "zero_late": zero_late,
+            "name": [f"name {i}" for i in range(n)],
+            "flag": ["yes" if i % 3 else "no" for i in range(n)],
+            "when": ["2024-01-02" if i % 7 else "N/A" for i in range(n)],
+            "blank": [None] * n,
+        }
+    )
+
+
+@pytest.mark.parametrize("ratio", [0.9, 0.5, 0.95])
+def test_type_fixer_chunked_prepass_matches_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ratio: float
+) -> None:
+    f = _type_fixer_frame(4000)
+    one = run_agent("type-fixer", f, {"min_parse_ratio": ratio}, tmp_path / "one")
+    monkeypatch.setattr(type_fixer, "PREPASS_CHUNKED_ROWS", 100)
+    chunked = run_agent("type-fixer", f, {"min_parse_ratio": ratio}, tmp_path / "chunked")
+    assert one.frame is not None and chunked.frame is not None
+    assert one.frame.equals(chunked.frame)
+    assert one.data == chunked.data
+    assert change_frame(one.changes).equals(change_frame(chunked.changes))
+    assert one.row_level_issues == chunked.row_level_issues
+
+
+def test_duplicate_order_by_columns_equals_joined_key_order() -> None:
+    reps = pl.DataFrame(
+        {
+            "__pos": list(range(8)),
+            "a": ["ab", "ab c", None, "a", "b", "ab", "abc", None],
+            "b": ["x", "y", "z", "zz", None, "", "w", "q"],
+        }
+    )
+    for cols in (["a", "b"], ["b", "a"]):
+        fast = duplicate_resolver._column_order(reps, cols, True)
+        slow = duplicate_resolver._column_order(reps, cols, False)
+        assert fast.to_list() == slow.to_list()
+
+
+def test_duplicate_length_bound_keeps_every_fuzzy_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [f"C{i:05d}" for i in range(300)]
+    names = [f"Person Number {i}" for i in range(300)]
+    rows = {
+        "id": [*ids, ids[5], ids[17], ids[40], "C9", "C99999"],
+        "name": [*names, "Person Numbr 5", "Persn Number 17", "Person Number 40x", "ab", "abc"],
+    }
+    f = strings(rows)
+    params = {"key_columns": ["id", "name"]}
+    got = run_agent("duplicate-resolver", f, params, tmp_path / "bound")
+    real_cpdist = duplicate_resolver.process.cpdist
+    calls: list[int] = []
+
+    def counting(a: list[str], b: list[str], **kw: object) -> object:
+        calls.append(len(a))
+        return real_cpdist(a, b, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicate_resolver.process, "cpdist", counting)
+    again = run_agent("duplicate-resolver", f, params, tmp_path / "again")
+    assert change_frame(got.changes).equals(change_frame(again.changes))
+    removed = {c.row_id for c in got.changes if c.kind == ChangeKind.ROW_REMOVED}
+    assert removed == {300, 301, 302}
+    # the 6-character ids differing in one character are never scored
+    assert sum(calls) < 20
