@@ -51,7 +51,7 @@ SCALE_SIZES = [
 def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> dict[str, Any]:
     """The chain as the pipeline runs it: frames forward, results and aliases accumulated."""
     from transformers.agents.master import AGENTS
-    from transformers.contract import AgentContext, InputInfo
+    from transformers.contract import AgentContext, InputInfo, carry_renames
     from transformers.registry import get_tool
 
     tool = get_tool("master-my-data")
@@ -81,11 +81,7 @@ def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> di
         if result.frame is not None:
             current = result.frame
             frames[agent_id] = result.frame
-        for old, new in result.renames.items():
-            for original, now in list(aliases.items()):
-                if now == old:
-                    aliases[original] = new
-            aliases.setdefault(old, new)
+        carry_renames(aliases, result.renames)
         results[agent_id] = result
         result.frame = None
     return {"results": results, "frames": frames, "aliases": aliases, "timings": timings}

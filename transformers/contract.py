@@ -196,4 +196,14 @@ class AgentContext:
         )
 
 
+def carry_renames(aliases: dict[str, str], renames: dict[str, str]) -> None:
+    """Fold one agent's renames into ``aliases`` (original name -> current name), in place, so
+    a later agent's parameters that name an original column still resolve."""
+    for old, new in renames.items():
+        for original, now in list(aliases.items()):
+            if now == old:
+                aliases[original] = new
+        aliases.setdefault(old, new)
+
+
 AgentFn = Callable[["pl.DataFrame", BaseModel, AgentContext], AgentResult]

@@ -31,6 +31,7 @@ from transformers.contract import (
     AgentStatus,
     InputInfo,
     OutputFile,
+    carry_renames,
 )
 from transformers.errors import InvalidParametersError
 from transformers.io import ReadOptions, read_document, read_table
@@ -209,11 +210,7 @@ def _run(
             _check_frame(agent_id, result)
             if tool.chained:
                 current = result.frame
-        for old, new in result.renames.items():
-            for original, now in list(aliases.items()):
-                if now == old:
-                    aliases[original] = new
-            aliases.setdefault(old, new)
+        carry_renames(aliases, result.renames)
         checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
         results[agent_id] = result
         hooks.agent_finished(result, checkpoint)

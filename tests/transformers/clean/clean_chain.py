@@ -18,6 +18,7 @@ from transformers.contract import (
     AgentStatus,
     ChangeKind,
     InputInfo,
+    carry_renames,
 )
 from transformers.registry import CLEAN
 
@@ -100,11 +101,7 @@ def run_chain(
             assert result.frame.columns[0] == ROW_ID, agent_id
             assert result.frame.schema[ROW_ID] == pl.Int64, agent_id
             current = result.frame
-        for old, new in result.renames.items():
-            for original, now in list(aliases.items()):
-                if now == old:
-                    aliases[original] = new
-            aliases.setdefault(old, new)
+        carry_renames(aliases, result.renames)
         results[agent_id] = result
     return ChainRun(frame, current, results, aliases, work_dir)
 

@@ -10,7 +10,14 @@ from typing import Any
 import polars as pl
 
 from transformers.agents.master import AGENTS
-from transformers.contract import ROW_ID, AgentContext, AgentResult, AgentStatus, InputInfo
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    AgentResult,
+    AgentStatus,
+    InputInfo,
+    carry_renames,
+)
 from transformers.registry import get_tool
 
 
@@ -63,10 +70,6 @@ def run_chain(
             assert result.frame.columns[0] == ROW_ID, agent_id
             current = result.frame
             outs[agent_id] = result.frame
-        for old, new in result.renames.items():
-            for original, now in list(aliases.items()):
-                if now == old:
-                    aliases[original] = new
-            aliases.setdefault(old, new)
+        carry_renames(aliases, result.renames)
         results[agent_id] = result
     return ChainRun(results, outs, current, aliases)
