@@ -252,3 +252,19 @@ def test_top_values_most_frequent_then_smallest(tmp_path) -> None:
         assert [(pd.Timestamp(v) if c == "unique_date" else v, k) for v, k in got] == [
             (pd.Timestamp(v) if c == "unique_date" else v, k) for v, k in expected
         ], c
+
+
+def test_float_columns_with_nan_match_pandas(tmp_path) -> None:
+    """NaN in float columns (not only nulls) counts as missing, as in pandas; unique and
+    repeated values; run twice (the top values were once arbitrary with NaN present)."""
+    rng = np.random.default_rng(11)
+    n = 5_000
+    x = rng.normal(10, 3, n)
+    x[rng.choice(n, 400, replace=False)] = np.nan
+    y = np.round(rng.normal(0, 1, n), 1)
+    y[rng.choice(n, 300, replace=False)] = np.nan
+    z = pl.Series(rng.lognormal(0, 1, n)).scatter([1, 2, 3], None)  # nulls and NaN
+    z = z.scatter([10, 20], float("nan"))
+    frame = with_row_id(pl.DataFrame({"x": x, "y": y, "z": z}))
+    for _ in range(2):
+        check_against_pandas(frame, UnifiedProfilerParams(), tmp_path)
