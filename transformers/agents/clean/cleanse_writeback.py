@@ -146,11 +146,16 @@ def run(frame: pl.DataFrame, params: CleanseWritebackParams, ctx: AgentContext) 
     arithmetic_ok = rows_in == rows_out + quarantined + dup + other
     ids_in = original[ROW_ID] if ROW_ID in original.columns else pl.Series([], dtype=pl.Int64)
     ids_out = frame[ROW_ID] if ROW_ID in frame.columns else pl.Series([], dtype=pl.Int64)
-    gone = set(ids_in.to_list()) - set(ids_out.to_list()) if rows_in <= 2_000_000 else None
-    logged_gone = row_log["row_id"].to_list()
-    ids_ok = (
-        gone is not None and gone == set(logged_gone) and len(logged_gone) == len(set(logged_gone))
-    )
+    # the row ids that are really gone (a set difference, in polars) against the logged ones
+    reconcile = rows_in <= 2_000_000
+    logged = row_log["row_id"].cast(pl.Int64)
+    ids_ok = False
+    if reconcile:
+        unique_in = ids_in.cast(pl.Int64).unique()
+        still_there = unique_in.is_in(ids_out.cast(pl.Int64).implode(), nulls_equal=True)
+        gone = unique_in.filter(~still_there)
+        logged_set = logged.unique()
+        ids_ok = logged_set.len() == logged.len() and gone.sort().equals(logged_set.sort())
     kept_pct = 100.0 * rows_out / rows_in if rows_in else 100.0
 
     # ---- quality before / after
@@ -224,7 +229,7 @@ def run(frame: pl.DataFrame, params: CleanseWritebackParams, ctx: AgentContext) 
             "good" if arithmetic_ok else "critical",
         ),
     ]
-    if not arithmetic_ok or (gone is not None and not ids_ok):
+    if not arithmetic_ok or (reconcile and not ids_ok):
         result.alerts.append(
             Alert(
                 "cleanse-writeback-arithmetic",
