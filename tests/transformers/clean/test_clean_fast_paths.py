@@ -141,3 +141,16 @@ def test_duplicate_length_bound_keeps_every_fuzzy_pair(
     assert removed == {300, 301, 302}
     # the 6-character ids differing in one character are never scored
     assert sum(calls) < 20
+
+
+def test_duplicate_normalisation_per_distinct_value_matches_per_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = ["  Paris ", "PARIS", "N/A", None, "Saint-Étienne", "saint  étienne", "-", "", "?!"]
+    f = strings({"city": values * 40, "name": [f"n{i}" for i in range(360)]})
+    keys = ["city", "name"]
+    direct = f.select(duplicate_resolver._normalised(f, keys))
+    monkeypatch.setattr(duplicate_resolver, "DISTINCT_PATH_MIN_ROWS", 10)
+    parts = duplicate_resolver._normalised(f, keys)
+    assert isinstance(parts[0], pl.Series)  # the city went the per-distinct-value way
+    assert f.with_columns(parts).select(direct.columns).equals(direct)

@@ -60,25 +60,45 @@ def _find(parent: np.ndarray, i: int) -> int:
     return root
 
 
-def _normalised(frame: pl.DataFrame, keys: list[str]) -> list[pl.Expr]:
+#: Text key columns longer than this may be normalised per distinct value (see ``_normalised``).
+DISTINCT_PATH_MIN_ROWS = 50_000
+
+
+def _normalised(frame: pl.DataFrame, keys: list[str]) -> list[pl.Expr | pl.Series]:
     """Lower-case, punctuation removed, white space collapsed and trimmed; placeholder tokens
     and empty results become null. (``\\s{2,}|[^\\S ]`` -> " " is ``\\s+`` -> " " without
-    rewriting the single spaces.)"""
+    rewriting the single spaces.) A text column with few distinct values (a city, a status)
+    is normalised once per distinct value and mapped back: the same values, a tenth of the
+    work."""
     tokens = sorted({t.lower() for t in DEFAULT_NULL_PLACEHOLDERS})
-    exprs: list[pl.Expr] = []
+    out: list[pl.Expr | pl.Series] = []
     schema = frame.schema
-    for c in keys:
+    for i, c in enumerate(keys):
+        name = f"__n{i}"
         e = pl.col(c).cast(pl.String)
-        if schema[c] == pl.String:
-            low = e.str.strip_chars().str.to_lowercase()
-            normal = (
-                low.str.replace_all(r"[^\w\s]+", "")
-                .str.replace_all(r"\s{2,}|[^\S ]", " ")
-                .str.strip_chars()
-            )
-            e = pl.when(low.is_in(tokens) | (normal == "")).then(None).otherwise(normal)
-        exprs.append(e.alias(f"__n{len(exprs)}"))
-    return exprs
+        if schema[c] != pl.String:
+            out.append(e.alias(name))
+            continue
+        low = e.str.strip_chars().str.to_lowercase()
+        normal = (
+            low.str.replace_all(r"[^\w\s]+", "")
+            .str.replace_all(r"\s{2,}|[^\S ]", " ")
+            .str.strip_chars()
+        )
+        e = pl.when(low.is_in(tokens) | (normal == "")).then(None).otherwise(normal).alias(name)
+        s = frame[c]
+        if s.len() > DISTINCT_PATH_MIN_ROWS and s.head(20_000).n_unique() <= 1_000:
+            distinct = s.drop_nulls().unique()
+            if distinct.len() <= s.len() // 10:
+                mapped = distinct.to_frame(c).select(e).to_series()
+                out.append(
+                    s.replace_strict(distinct, mapped, default=None, return_dtype=pl.String).alias(
+                        name
+                    )
+                )
+                continue
+        out.append(e)
+    return out
 
 
 def _plain(dtype: Any) -> bool:
@@ -101,6 +121,17 @@ def _column_order(reps: pl.DataFrame, cols: list[str], plain: bool) -> pl.Series
     if plain:
         return reps.select(pl.struct(filled).arg_sort()).to_series()
     return reps.select(pl.concat_str(filled, separator=_SEP)).to_series().arg_sort()
+
+
+def _scores(a_vals: list[str], b_vals: list[str], threshold: float) -> np.ndarray:
+    """``fuzz.ratio`` of each pair (0 under the threshold)."""
+    if not a_vals:
+        return np.zeros(0)
+    # one worker: the thread pool costs more than it gains on short strings
+    return np.asarray(
+        process.cpdist(a_vals, b_vals, scorer=fuzz.ratio, score_cutoff=threshold, workers=1),
+        dtype=float,
+    )
 
 
 def _fuzzy_pairs(
@@ -143,7 +174,8 @@ def _fuzzy_pairs(
                 if idx.size == 0:
                     break
                 col = reps[ncols[j]]
-                if text_mask[j]:
+                if text_mask[j] and idx.size == m - k:
+                    # every neighbour pair at this offset (the first text column)
                     if j not in sorted_text:
                         st = col.gather(order).fill_null("")
                         sorted_text[j] = (
@@ -157,38 +189,30 @@ def _fuzzy_pairs(
                     # differ (different hashes: surely different texts). Pairs whose bound is
                     # under the threshold cannot match: they are not scored (short codes and
                     # ids that differ in one character).
-                    la, lb = lens[idx], lens[idx + k]
+                    la, lb = lens[: m - k], lens[k:]
                     total = la + lb
                     gap = np.abs(la - lb)
-                    gap[(gap == 0) & (hashes[idx] != hashes[idx + k])] = 2
+                    gap[(gap == 0) & (hashes[: m - k] != hashes[k:])] = 2
                     with np.errstate(divide="ignore", invalid="ignore"):
                         bound = np.where(total > 0, 100.0 * (1.0 - gap / total), 100.0)
                     possible = bound >= threshold - 1e-6
-                    cand = idx[possible]
-                    full = idx.size == m - k and cand.size > idx.size // 2
-                    if full:
+                    cand = np.nonzero(possible)[0]
+                    if cand.size > idx.size // 2:
                         if j not in full_lists:
                             full_lists[j] = st.to_list()
                         lst = full_lists[j]
-                        a_vals, b_vals = lst[:-k], lst[k:]
-                    else:
-                        a_vals = st.gather(cand).to_list()
-                        b_vals = st.gather(cand + k).to_list()
-                    if a_vals:
-                        # one worker: the thread pool costs more than it gains on short strings
-                        scored = np.asarray(
-                            process.cpdist(
-                                a_vals, b_vals, scorer=fuzz.ratio, score_cutoff=threshold, workers=1
-                            ),
-                            dtype=float,
-                        )
-                    else:
-                        scored = np.zeros(0)
-                    if full:
-                        sc = scored
+                        sc = _scores(lst[:-k], lst[k:], threshold)
                     else:
                         sc = np.zeros(idx.size)
-                        sc[possible] = scored
+                        sc[cand] = _scores(
+                            st.gather(cand).to_list(), st.gather(cand + k).to_list(), threshold
+                        )
+                    keep = sc >= threshold
+                    worst = np.minimum(worst, sc)[keep]
+                elif text_mask[j]:  # the pairs still alive
+                    a_vals = col.gather(order[idx]).fill_null("").to_list()
+                    b_vals = col.gather(order[idx + k]).fill_null("").to_list()
+                    sc = _scores(a_vals, b_vals, threshold)
                     keep = sc >= threshold
                     worst = np.minimum(worst, sc)[keep]
                 else:
