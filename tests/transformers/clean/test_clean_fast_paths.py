@@ -154,3 +154,18 @@ def test_duplicate_normalisation_per_distinct_value_matches_per_row(
     parts = duplicate_resolver._normalised(f, keys)
     assert isinstance(parts[0], pl.Series)  # the city went the per-distinct-value way
     assert f.with_columns(parts).select(direct.columns).equals(direct)
+
+
+@pytest.mark.parametrize("required", [[], ["b"]])
+def test_quarantine_empty_rows_found_from_one_column(tmp_path: Path, required: list[str]) -> None:
+    f = strings(
+        {
+            "a": [None, "", "x", "N/A", None, "y"],
+            "b": [" ", "v", None, "-", None, "z"],
+            "c": ["null", None, None, "", "w", None],
+        }
+    )
+    r = run_agent("quarantine-agent", f, {"required_fields": required}, tmp_path)
+    got = {c.row_id: c.reason for c in r.changes}
+    empty = {k for k, v in got.items() if "the row is empty" in v}
+    assert empty == {0, 3}

@@ -202,10 +202,23 @@ def run(frame: pl.DataFrame, params: QuarantineParams, ctx: AgentContext) -> Age
         add("format_constraints", ~missing(c) & ~ok, f"'{c}' does not match {pattern}")
     cols = data_columns(frame)
     if params.quarantine_empty_rows and cols and n:
+        # An empty row has every column missing: the other columns are only tested on the
+        # rows where one column (already known missing for required_fields, if any) is.
         schema = frame.schema
-        empty = frame.select(
-            pl.all_horizontal([missing_expr(c, schema[c], params.missing_tokens) for c in cols])
-        ).to_series()
+        first = next((c for c in cols if c in missing_cache), cols[0])
+        at = missing(first).arg_true()
+        empty = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+        if at.len():
+            sub = (
+                frame[at]
+                .select(
+                    pl.all_horizontal(
+                        [missing_expr(c, schema[c], params.missing_tokens) for c in cols]
+                    )
+                )
+                .to_series()
+            )
+            empty = empty.scatter(at.filter(sub), True)
         add("empty_row", empty, "the row is empty")
     texts = text_columns(frame)
     if params.detect_injection and texts and n:
