@@ -138,6 +138,22 @@ def start_worker(
     return proc
 
 
+def all_queues_worker_with(platform: Platform, faults: str) -> Iterator[ManagedProcess]:
+    """For a module's own ``worker`` fixture: every queue, with faults injected
+    (``workers/faults.py``), e.g. ``sleep:score-risk:3`` so a task is reliably mid-run for a
+    few seconds however fast the agents are. Named ``all@host`` like the default worker, so
+    remote-control helpers (``paused_queue``) reach it."""
+    from workers.queues import all_queues
+
+    proc = start_worker(
+        platform, all_queues(), "all", concurrency=2, extra_env={"AGENSIUM_FAULTS": faults}
+    )
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 @pytest.fixture(scope="module")
 def worker(platform: Platform) -> Iterator[ManagedProcess]:
     """One worker process serving every tool queue and the maintenance queue, per test module

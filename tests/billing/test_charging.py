@@ -8,8 +8,17 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.billing.conftest import assert_wallet_matches_ledger
-from tests.conftest import submit, wait_for_task
+from tests.conftest import all_queues_worker_with, submit, wait_for_task
+
+
+@pytest.fixture(scope="module")
+def worker(platform):  # type: ignore[no-untyped-def]
+    """score-risk pauses 3 s, so a cancel sent after the first agent lands mid-run."""
+    yield from all_queues_worker_with(platform, "sleep:score-risk:3")
+
 
 SAMPLE = (Path(__file__).resolve().parents[2] / "core" / "samples" / "customers.csv").read_bytes()
 

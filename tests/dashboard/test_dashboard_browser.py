@@ -10,9 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import submit, wait_for_task
+from tests.conftest import all_queues_worker_with, submit, wait_for_task
 from tests.dashboard.browser import chrome
 from tests.platform import ROOT
+
+
+@pytest.fixture(scope="module")
+def worker(platform):  # type: ignore[no-untyped-def]
+    """test-coverage-agent pauses 3 s, so a running task stays PROCESSING long enough for the
+    page to show it before it completes."""
+    yield from all_queues_worker_with(platform, "sleep:test-coverage-agent:3")
+
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from core.storage import get_storage, task_prefix
-from tests.conftest import wait_for_task
+from tests.conftest import all_queues_worker_with, wait_for_task
 from tests.gateway.conftest import (
     SMALL_CSV,
     create,
@@ -20,6 +22,12 @@ from tests.gateway.conftest import (
 )
 from workers.lifecycle import TRANSITIONS
 from workers.models import TaskStatus
+
+
+@pytest.fixture(scope="module")
+def worker(platform):  # type: ignore[no-untyped-def]
+    """type-fixer pauses 3 s, so a cancel sent while PROCESSING lands mid-run."""
+    yield from all_queues_worker_with(platform, "sleep:type-fixer:3")
 
 
 def _conflict(r: Any, status: str) -> None:
