@@ -12,8 +12,15 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.conftest import wait_for_task
+from tests.conftest import all_queues_worker_with, wait_for_task
 from tests.gateway.conftest import SMALL_CSV, create, csv_bytes, new_tenant, upload
+
+
+@pytest.fixture(scope="module")
+def worker(platform):  # type: ignore[no-untyped-def]
+    """score-risk pauses 2 s, so the event stream sees the task running between agents
+    however fast the agents are."""
+    yield from all_queues_worker_with(platform, "sleep:score-risk:2")
 
 
 def _read_sse(client: httpx.Client, path: str, timeout: float = 120) -> list[tuple[str, Any]]:
