@@ -40,14 +40,14 @@ def test_a_task_whose_third_agent_fails_is_charged_for_the_other_agents_only(mak
     tc = make_tenant(credits=1_000)
     prices = _prices(tc, "clean-my-data", agents)
     held = sum(prices.values())
-    # An unknown strategy name passes the request schema (a free-form map) but the null
-    # handler rejects it when it runs: a real agent failure inside the worker.
+    # A column that is not in the file passes the request schema (columns are only known once
+    # the file is read) and the null handler rejects it when it runs: a real agent failure.
     task_id = submit(
         tc,
         "clean-my-data",
         {"primary": ("customers.csv", SAMPLE)},
         agents=agents,
-        parameters={"null-handler": {"strategies": {"email": "guess"}}},
+        parameters={"null-handler": {"strategies": {"no_such_column": "mean"}}},
     )
     task = wait_for_task(tc.client, task_id)
 

@@ -90,6 +90,20 @@ def test_a_bad_parameter_is_422_with_its_path(tenant):
     assert err["details"]["path"] == "parameters.unified-profiler.top_n_values"
 
 
+def test_an_unknown_null_strategy_is_refused_before_anything_is_queued(tenant):
+    r = tenant.client.post(
+        "/v1/tasks",
+        json={
+            "tool_id": "clean-my-data",
+            "parameters": {"null-handler": {"strategies": {"email": "guess"}}},
+        },
+    )
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "INVALID_PARAMETERS"
+    assert err["details"]["path"] == "parameters.null-handler.strategies.email"
+
+
 def test_an_unknown_parameter_is_422_with_its_path(tenant):
     r = tenant.client.post(
         "/v1/tasks",

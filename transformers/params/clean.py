@@ -80,22 +80,27 @@ class DuplicateResolverParams(AgentParams):
     )
 
 
+NullStrategy = Literal[
+    "auto",
+    "none",
+    "drop_row",
+    "drop_column",
+    "mean",
+    "median",
+    "mode",
+    "constant",
+    "forward_fill",
+    "backward_fill",
+    "knn",
+]
+
+
 class NullHandlerParams(AgentParams):
     placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_NULL_PLACEHOLDERS))
-    default_strategy: Literal[
-        "auto",
-        "none",
-        "drop_row",
-        "drop_column",
-        "mean",
-        "median",
-        "mode",
-        "constant",
-        "forward_fill",
-        "backward_fill",
-        "knn",
-    ] = "auto"
-    strategies: dict[str, str] = Field(default_factory=dict)
+    default_strategy: NullStrategy = "auto"
+    strategies: dict[str, NullStrategy] = Field(
+        default_factory=dict, description="Column -> strategy (validated before queuing)."
+    )
     constants: dict[str, Any] = Field(default_factory=dict)
     drop_column_threshold: float = Field(90, ge=0, le=100)
     knn_neighbors: int = Field(5, ge=1)
