@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from gateway import session_tokens
 from tenants import service as tenants
 from tenants.exceptions import MissingApiKey
 from tenants.models import Plan, Tenant
-from tenants.schemas import Principal
+from tenants.schemas import TENANT_SCOPES, Principal
 
 
 def get_session() -> Iterator[Session]:
@@ -118,13 +118,42 @@ async def require_admin(principal: PrincipalDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
-def require_scope(scope: str):  # type: ignore[no-untyped-def]
-    async def _check(principal: TenantDep) -> Principal:
-        if scope not in principal.scopes:
-            raise PermissionDeniedError(f"This API key lacks the '{scope}' scope")
+class InsufficientScope(PermissionDeniedError):
+    code = "INSUFFICIENT_SCOPE"
+
+
+class ScopeCheck:
+    """The dependency a route (or its router) declares to say which key scope it needs.
+
+    The map of what each scope grants lives where the routes are declared, one line per router
+    (``APIRouter(dependencies=[Scope("tasks")])``), and is listed in docs/api.md; a test walks
+    ``app.routes`` and fails on a tenant route that declares none."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    async def __call__(self, principal: TenantDep) -> Principal:
+        if self.scope not in principal.scopes:
+            raise InsufficientScope(
+                f"This API key lacks the '{self.scope}' scope",
+                details={"required": self.scope, "granted": sorted(principal.scopes)},
+            )
         return principal
 
-    return _check
+
+_SCOPE_CHECKS: dict[str, ScopeCheck] = {}
+
+
+def require_scope(scope: str) -> ScopeCheck:
+    """The one checker for ``scope`` (shared, so routes that need it compare equal)."""
+    if scope not in TENANT_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; known: {TENANT_SCOPES}")
+    return _SCOPE_CHECKS.setdefault(scope, ScopeCheck(scope))
+
+
+def Scope(scope: str) -> Any:
+    """``Depends`` on the checker of ``scope``: 403 ``INSUFFICIENT_SCOPE`` without it."""
+    return Depends(require_scope(scope))
 
 
 def get_plan(principal: TenantDep) -> Plan:

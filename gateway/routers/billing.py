@@ -18,13 +18,18 @@ from billing.models import LedgerEntry
 from billing.stripe_client import CreditPackage, get_package, is_real_stripe, stripe_client
 from core.errors import ValidationFailedError
 from core.settings import get_settings
-from gateway.deps import SessionDep, TenantDep
+from gateway.deps import Scope, SessionDep, TenantDep
 from gateway.errors import responses
 from tenants.repository import scoped
 from tenants.schemas import Principal
 from transformers.registry import get_tool, resolve_request
 
-router = APIRouter(prefix="/v1/billing", tags=["billing"])
+router = APIRouter(
+    prefix="/v1/billing",
+    tags=["billing"],
+    dependencies=[Scope("billing")],
+    responses=responses(401, 403),
+)
 
 
 class EstimateIn(BaseModel):

@@ -21,7 +21,7 @@ from core.errors import AppError, BadRequestError, ConflictError, ValidationFail
 from core.settings import get_settings
 from core.storage import Storage, input_key
 from gateway import uploads
-from gateway.deps import PlanDep, SessionDep, StorageDep, TenantDep
+from gateway.deps import PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
 from gateway.presenters import task_out
@@ -45,9 +45,17 @@ from workers.models import FINAL_STATUSES, Task, TaskStatus
 
 # 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
 # any task call.
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 429, 503))
+router = APIRouter(
+    prefix="/v1/tasks",
+    tags=["tasks"],
+    dependencies=[Scope("tasks")],
+    responses=responses(401, 403, 429, 503),
+)
 callbacks_router = APIRouter(
-    prefix="/v1/callbacks", tags=["callbacks"], responses=responses(401, 403, 429)
+    prefix="/v1/callbacks",
+    tags=["callbacks"],
+    dependencies=[Scope("tasks")],
+    responses=responses(401, 403, 429),
 )
 
 IdempotencyKey = Annotated[
