@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from billing.models import EntryKind, LedgerEntry
@@ -260,17 +260,3 @@ def _tenant_names(session: Session, ids: Iterable[str], model: Any) -> dict[str,
     if not ids:
         return {}
     return dict(session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
-
-
-# The indexes the usage queries rely on, created by migration 0003. Declared here (they attach
-# to the tables' metadata on import) so that the metadata matches the migrated schema without
-# this module editing the models of other domains.
-USAGE_INDEXES = (
-    Index(
-        "ix_ledger_tenant_kind_created",
-        LedgerEntry.tenant_id,
-        LedgerEntry.kind,
-        LedgerEntry.created_at,
-    ),
-    Index("ix_tasks_finished", Task.finished_at),
-)
