@@ -9,6 +9,7 @@ from core.telemetry import setup_gateway_telemetry
 from gateway import dashboard
 from gateway.errors import install_error_handlers
 from gateway.metrics import router as metrics_router
+from gateway.operation_ids import operation_id
 from gateway.ratelimit import install_rate_limits
 from gateway.routers import admin, billing, health, me, stripe_webhook, tasks, tools
 from gateway.routers.auth_session import router as auth_session_router
@@ -25,7 +26,12 @@ Errors always have the shape `{"error": {"code", "message", "details"}}`.
 
 def create_app() -> FastAPI:
     configure_logging("gateway")
-    app = FastAPI(title="Agensium data-quality API", version="1.0.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Agensium data-quality API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        generate_unique_id_function=operation_id,
+    )
     install_error_handlers(app)
     for module in (health, me, tools, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
