@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -168,3 +168,7 @@ def get_plan(principal: TenantDep) -> Plan:
 
 PlanDep = Annotated[Plan, Depends(get_plan)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+#: The cursor of every list endpoint (core/pagination.py checks it: 422 ``INVALID_CURSOR``).
+CursorQ = Annotated[
+    str | None, Query(description="next_cursor of the previous page (opaque; omit for the first).")
+]

@@ -3,7 +3,6 @@ delete. Used by the gateway; services flush, the request boundary commits."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from typing import Any, NoReturn
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from billing import service as billing
 from core.db import utcnow
+from core.pagination import Page, keyset_page
 from core.storage import Storage, input_key, task_prefix
 from tenants.models import Plan
 from tenants.repository import scoped
@@ -83,21 +83,15 @@ def list_tasks(
     *,
     status: str | None,
     tool_id: str | None,
-    cursor: tuple[dt.datetime, str] | None,
+    cursor: str | None,
     limit: int,
-) -> list[Task]:
+) -> Page[Task]:
     stmt = scoped(Task, tenant_id)
     if status:
         stmt = stmt.where(Task.status == status)
     if tool_id:
         stmt = stmt.where(Task.tool_id == tool_id)
-    if cursor:
-        created, last_id = cursor
-        stmt = stmt.where(
-            (Task.created_at < created) | ((Task.created_at == created) & (Task.id < last_id))
-        )
-    stmt = stmt.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
+    return keyset_page(session, stmt, Task, cursor, limit)
 
 
 def file_slot(task: Task, role: str, filename: str) -> tuple[str, str]:

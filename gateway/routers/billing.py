@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -16,9 +15,9 @@ from billing.exceptions import CheckoutUnavailable, StripeUnavailable
 from billing.meters import ensure_customer
 from billing.models import LedgerEntry
 from billing.stripe_client import CreditPackage, get_package, is_real_stripe, stripe_client
-from core.errors import ValidationFailedError
+from core.pagination import keyset_page
 from core.settings import get_settings
-from gateway.deps import Scope, SessionDep, TenantDep
+from gateway.deps import CursorQ, Scope, SessionDep, TenantDep
 from gateway.errors import responses
 from tenants.repository import scoped
 from tenants.schemas import Principal
@@ -95,32 +94,15 @@ def wallet(principal: TenantDep, session: SessionDep) -> WalletOut:
 def ledger(
     principal: TenantDep,
     session: SessionDep,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQ = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 100,
 ) -> LedgerPage:
-    """Ledger entries, newest first, with cursor pagination."""
+    """Ledger entries, newest first, with cursor pagination: pass ``next_cursor`` as
+    ``cursor`` until it is null. 422 ``INVALID_CURSOR`` for a cursor the gateway did not make."""
     assert principal.tenant_id is not None
-    stmt = scoped(LedgerEntry, principal.tenant_id)
-    if cursor:
-        try:
-            created_s, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-            created = dt.datetime.fromisoformat(created_s)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationFailedError("Invalid cursor", code="INVALID_CURSOR") from None
-        stmt = stmt.where(
-            (LedgerEntry.created_at < created)
-            | ((LedgerEntry.created_at == created) & (LedgerEntry.id < last_id))
-        )
-    rows = list(
-        session.scalars(
-            stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit + 1)
-        )
+    page = keyset_page(
+        session, scoped(LedgerEntry, principal.tenant_id), LedgerEntry, cursor, limit
     )
-    page = rows[:limit]
-    nxt = None
-    if len(rows) > limit:
-        last = page[-1]
-        nxt = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
     return LedgerPage(
         items=[
             LedgerEntryOut(
@@ -134,9 +116,9 @@ def ledger(
                 reason=e.reason,
                 created_at=e.created_at,
             )
-            for e in page
+            for e in page.items
         ],
-        next_cursor=nxt,
+        next_cursor=page.next_cursor,
     )
 
 

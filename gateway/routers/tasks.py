@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ from core.errors import AppError, BadRequestError, ConflictError, ValidationFail
 from core.settings import get_settings
 from core.storage import Storage, input_key
 from gateway import uploads
-from gateway.deps import PlanDep, Scope, SessionDep, StorageDep, TenantDep
+from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
 from gateway.presenters import task_out
@@ -719,23 +718,6 @@ def delete_task(
     return Response(status_code=204)
 
 
-def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        created, task_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        when = dt.datetime.fromisoformat(created)
-        if when.tzinfo is None or "\x00" in task_id or len(task_id) > 64:
-            raise ValueError(cursor)
-        return when, task_id
-    except (ValueError, UnicodeError):
-        raise ValidationFailedError("Invalid cursor", code="INVALID_CURSOR") from None
-
-
-def _encode_cursor(task: Task) -> str:
-    return base64.urlsafe_b64encode(f"{task.created_at.isoformat()}|{task.id}".encode()).decode()
-
-
 @router.get("", response_model=TaskPage, responses=responses(422), summary="List tasks")
 def list_tasks(
     principal: TenantDep,
@@ -744,9 +726,7 @@ def list_tasks(
     tool_id: Annotated[
         str | None, Query(max_length=64, description="Only tasks of this tool.")
     ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page.")
-    ] = None,
+    cursor: CursorQ = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
 ) -> TaskPage:
     """Your tasks, newest first, with cursor pagination: pass ``next_cursor`` as ``cursor``
@@ -754,19 +734,15 @@ def list_tasks(
     assert principal.tenant_id is not None
     if tool_id is not None:
         get_tool(tool_id)
-    rows = service.list_tasks(
+    page = service.list_tasks(
         session,
         principal.tenant_id,
         status=status.value if status else None,
         tool_id=tool_id,
-        cursor=_decode_cursor(cursor),
-        limit=limit + 1,
+        cursor=cursor,
+        limit=limit,
     )
-    page = rows[:limit]
-    return TaskPage(
-        items=[task_out(t) for t in page],
-        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
-    )
+    return TaskPage(items=[task_out(t) for t in page.items], next_cursor=page.next_cursor)
 
 
 @callbacks_router.get("/secret", response_model=CallbackSecretOut, summary="Callback secret")
