@@ -2,8 +2,10 @@
 
 Declarative and importable without the data stack: the gateway, billing (price seeding) and
 infra generation read it. Agent implementations are bound to their ids on the worker side only
-(``transformers.agents.load_agent``). Adding a tool is one entry here; adding an agent is one
-module plus one ``AgentSpec`` line (and one line in its family's ``AGENTS`` table).
+(``transformers.agents.load_agent``, from each ``AgentSpec.impl``). Adding a tool is one entry
+here; adding an agent is one module plus one ``AgentSpec`` entry: chain order, the clean
+previewer's simulation and its memoisation all follow from the entries' order and
+``changes_data`` (``tests/transformers/test_agent_registry.py`` checks the two agree).
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ class AgentSpec:
     params: type[BaseModel]
     #: File roles without which the agent is skipped (not failed, not charged).
     requires_roles: tuple[str, ...] = ()
+    #: The agent returns a changed frame (chained tools feed it to the next agent; the clean
+    #: previewer simulates exactly these agents, and their runs reuse its simulation).
     changes_data: bool = False
+    #: ``package.module:function`` of the implementation, imported on the worker side only
+    #: (``transformers.agents.implementations``), so this table stays free of the data stack.
+    impl: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class ToolSpec:
     chained: bool
     allow_custom_order: bool = False
     queue: str = ""
+    #: Optional ``module:function`` that wraps each implementation of this tool when it is
+    #: bound: ``(AgentSpec, fn) -> fn`` (clean-my-data: reuse the previewer's simulation).
+    bind: str = ""
 
     @property
     def queue_name(self) -> str:
@@ -99,6 +109,7 @@ PROFILE = ToolSpec(
             "Per-column statistics, types, patterns, outliers and a dataset quality grade.",
             10,
             pp.UnifiedProfilerParams,
+            impl="transformers.agents.profile.unified_profiler:run",
         ),
         AgentSpec(
             "drift-detector",
@@ -107,6 +118,7 @@ PROFILE = ToolSpec(
             10,
             pp.DriftDetectorParams,
             requires_roles=("baseline",),
+            impl="transformers.agents.profile.drift_detector:run",
         ),
         AgentSpec(
             "score-risk",
@@ -114,6 +126,7 @@ PROFILE = ToolSpec(
             "PII detection by value patterns, per-column and overall risk, frameworks affected.",
             8,
             pp.ScoreRiskParams,
+            impl="transformers.agents.profile.score_risk:run",
         ),
         AgentSpec(
             "test-coverage-agent",
@@ -121,6 +134,7 @@ PROFILE = ToolSpec(
             "Runs declared uniqueness, range, format and not-null tests.",
             5,
             pp.TestCoverageParams,
+            impl="transformers.agents.profile.test_coverage:run",
         ),
         AgentSpec(
             "readiness-rater",
@@ -128,6 +142,7 @@ PROFILE = ToolSpec(
             "READY / NEEDS_REVIEW / NOT_READY with the deductions that led there.",
             5,
             pp.ReadinessRaterParams,
+            impl="transformers.agents.profile.readiness_rater:run",
         ),
         AgentSpec(
             "governance-checker",
@@ -135,6 +150,7 @@ PROFILE = ToolSpec(
             "Checks declared governance rules against what the profile and PII scan found.",
             5,
             pp.GovernanceCheckerParams,
+            impl="transformers.agents.profile.governance_checker:run",
         ),
     ),
 )
@@ -145,6 +161,7 @@ CLEAN = ToolSpec(
     description="Give me a clean copy, and tell me exactly what changed.",
     file_roles=(PRIMARY,),
     chained=True,
+    bind="transformers.agents.clean._memo:bind",
     agents=(
         AgentSpec(
             "cleanse-previewer",
@@ -152,6 +169,7 @@ CLEAN = ToolSpec(
             "Simulates the configured rules in sequence and lists affected rows.",
             5,
             pc.CleansePreviewerParams,
+            impl="transformers.agents.clean.cleanse_previewer:run",
         ),
         AgentSpec(
             "quarantine-agent",
@@ -160,6 +178,7 @@ CLEAN = ToolSpec(
             8,
             pc.QuarantineParams,
             changes_data=True,
+            impl="transformers.agents.clean.quarantine:run",
         ),
         AgentSpec(
             "type-fixer",
@@ -168,6 +187,7 @@ CLEAN = ToolSpec(
             8,
             pc.TypeFixerParams,
             changes_data=True,
+            impl="transformers.agents.clean.type_fixer:run",
         ),
         AgentSpec(
             "field-standardization",
@@ -176,6 +196,7 @@ CLEAN = ToolSpec(
             8,
             pc.FieldStandardizationParams,
             changes_data=True,
+            impl="transformers.agents.clean.field_standardization:run",
         ),
         AgentSpec(
             "duplicate-resolver",
@@ -184,6 +205,7 @@ CLEAN = ToolSpec(
             10,
             pc.DuplicateResolverParams,
             changes_data=True,
+            impl="transformers.agents.clean.duplicate_resolver:run",
         ),
         AgentSpec(
             "null-handler",
@@ -192,6 +214,7 @@ CLEAN = ToolSpec(
             8,
             pc.NullHandlerParams,
             changes_data=True,
+            impl="transformers.agents.clean.null_handler:run",
         ),
         AgentSpec(
             "outlier-remover",
@@ -200,6 +223,7 @@ CLEAN = ToolSpec(
             8,
             pc.OutlierRemoverParams,
             changes_data=True,
+            impl="transformers.agents.clean.outlier_remover:run",
         ),
         AgentSpec(
             "cleanse-writeback",
@@ -207,6 +231,7 @@ CLEAN = ToolSpec(
             "Verifies the result against the original and writes the cleaned files.",
             5,
             pc.CleanseWritebackParams,
+            impl="transformers.agents.clean.cleanse_writeback:run",
         ),
     ),
 )
@@ -224,6 +249,7 @@ MASTER = ToolSpec(
             "Finds candidate primary and composite keys.",
             5,
             pm.KeyIdentifierParams,
+            impl="transformers.agents.master.key_identifier:run",
         ),
         AgentSpec(
             "contract-enforcer",
@@ -232,6 +258,7 @@ MASTER = ToolSpec(
             8,
             pm.ContractEnforcerParams,
             changes_data=True,
+            impl="transformers.agents.master.contract_enforcer:run",
         ),
         AgentSpec(
             "semantic-mapper",
@@ -240,6 +267,7 @@ MASTER = ToolSpec(
             8,
             pm.SemanticMapperParams,
             changes_data=True,
+            impl="transformers.agents.master.semantic_mapper:run",
         ),
         AgentSpec(
             "golden-record-builder",
@@ -248,6 +276,7 @@ MASTER = ToolSpec(
             20,
             pm.GoldenRecordBuilderParams,
             changes_data=True,
+            impl="transformers.agents.master.golden_record_builder:run",
         ),
         AgentSpec(
             "survivorship-resolver",
@@ -256,6 +285,7 @@ MASTER = ToolSpec(
             10,
             pm.SurvivorshipResolverParams,
             changes_data=True,
+            impl="transformers.agents.master.survivorship_resolver:run",
         ),
         AgentSpec(
             "stewardship-flagger",
@@ -263,6 +293,7 @@ MASTER = ToolSpec(
             "Review tasks for low-confidence merges, conflicts and rule violations.",
             5,
             pm.StewardshipFlaggerParams,
+            impl="transformers.agents.master.stewardship_flagger:run",
         ),
         AgentSpec(
             "lineage-tracer",
@@ -270,6 +301,7 @@ MASTER = ToolSpec(
             "Which source rows and rule produced each golden field.",
             5,
             pm.LineageTracerParams,
+            impl="transformers.agents.master.lineage_tracer:run",
         ),
         AgentSpec(
             "master-writeback-agent",
@@ -277,6 +309,7 @@ MASTER = ToolSpec(
             "Writes golden records, cross-reference and stewardship queue.",
             5,
             pm.MasterWritebackParams,
+            impl="transformers.agents.master.master_writeback:run",
         ),
     ),
 )

@@ -1,44 +1,17 @@
 """The clean-my-data agents, chained: each one's output frame feeds the next.
 
 Order: cleanse-previewer, quarantine-agent, type-fixer, field-standardization,
-duplicate-resolver, null-handler, outlier-remover, cleanse-writeback. Each module's docstring
-documents its rules and choices; ``_common`` holds the shared parsing and change-log helpers.
+duplicate-resolver, null-handler, outlier-remover, cleanse-writeback (the registry's order).
+Each module's docstring documents its rules and choices; ``_common`` holds the shared parsing
+and change-log helpers. ``AGENTS`` and ``CHAIN`` are derived from the registry: the
+data-changing agents (``changes_data``) reuse the previewer's simulation (``_memo.bind``).
 """
 
-from transformers.agents.clean import (
-    cleanse_previewer,
-    cleanse_writeback,
-    duplicate_resolver,
-    field_standardization,
-    null_handler,
-    outlier_remover,
-    quarantine,
-    type_fixer,
-)
-from transformers.agents.clean._memo import memoised
+from transformers.agents import bind_tool
 from transformers.contract import AgentFn
+from transformers.registry import CLEAN
 
 #: Chain order (the registry's order for clean-my-data).
-CHAIN: tuple[str, ...] = (
-    "cleanse-previewer",
-    "quarantine-agent",
-    "type-fixer",
-    "field-standardization",
-    "duplicate-resolver",
-    "null-handler",
-    "outlier-remover",
-    "cleanse-writeback",
-)
+CHAIN: tuple[str, ...] = tuple(CLEAN.agent_ids)
 
-#: The data-changing agents reuse the previewer's simulation when their input, parameters and
-#: aliases are exactly those it simulated (see ``_memo``).
-AGENTS: dict[str, AgentFn] = {
-    "cleanse-previewer": cleanse_previewer.run,  # type: ignore[dict-item]
-    "quarantine-agent": memoised("quarantine-agent", quarantine.run),
-    "type-fixer": memoised("type-fixer", type_fixer.run),
-    "field-standardization": memoised("field-standardization", field_standardization.run),
-    "duplicate-resolver": memoised("duplicate-resolver", duplicate_resolver.run),
-    "null-handler": memoised("null-handler", null_handler.run),
-    "outlier-remover": memoised("outlier-remover", outlier_remover.run),
-    "cleanse-writeback": cleanse_writeback.run,  # type: ignore[dict-item]
-}
+AGENTS: dict[str, AgentFn] = bind_tool(CLEAN)

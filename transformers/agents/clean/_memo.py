@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from transformers.contract import AgentContext, AgentResult, OutputFile
+from transformers.registry import AgentSpec
 
 
 @dataclass
@@ -114,3 +115,9 @@ def memoised(agent_id: str, fn: Callable[..., AgentResult]) -> Callable[..., Age
     run.__name__ = f"{agent_id.replace('-', '_')}_run"
     run.__doc__ = fn.__doc__
     return run
+
+
+def bind(spec: AgentSpec, fn: Callable[..., AgentResult]) -> Callable[..., AgentResult]:
+    """clean-my-data's ``bind`` hook (registry): the data-changing agents, which the previewer
+    simulates, reuse its simulation; the others run as they are."""
+    return memoised(spec.agent_id, fn) if spec.changes_data else fn

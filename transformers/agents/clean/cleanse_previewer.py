@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import BaseModel
 
 from transformers.agents.clean._common import change_frame
 from transformers.agents.clean._memo import MEMO
@@ -37,39 +38,22 @@ from transformers.contract import (
     SummaryItem,
 )
 from transformers.errors import InvalidParametersError
-from transformers.params import clean as pc
 from transformers.params.clean import CleansePreviewerParams
+from transformers.registry import CLEAN
 
 AGENT_ID = "cleanse-previewer"
 
-SIMULATED: dict[str, type[pc.AgentParams]] = {
-    "quarantine-agent": pc.QuarantineParams,
-    "type-fixer": pc.TypeFixerParams,
-    "field-standardization": pc.FieldStandardizationParams,
-    "duplicate-resolver": pc.DuplicateResolverParams,
-    "null-handler": pc.NullHandlerParams,
-    "outlier-remover": pc.OutlierRemoverParams,
+#: The agents simulated, in chain order: the data-changing ones of the registry.
+SIMULATED: dict[str, type[BaseModel]] = {
+    spec.agent_id: spec.params for spec in CLEAN.agents if spec.changes_data
 }
 
 
 def _agents() -> dict[str, Any]:
-    from transformers.agents.clean import (
-        duplicate_resolver,
-        field_standardization,
-        null_handler,
-        outlier_remover,
-        quarantine,
-        type_fixer,
-    )
+    """The simulated agents' own functions (never their memoised form)."""
+    from transformers.agents import raw_implementation
 
-    return {
-        "quarantine-agent": quarantine.run,
-        "type-fixer": type_fixer.run,
-        "field-standardization": field_standardization.run,
-        "duplicate-resolver": duplicate_resolver.run,
-        "null-handler": null_handler.run,
-        "outlier-remover": outlier_remover.run,
-    }
+    return {spec.agent_id: raw_implementation(spec) for spec in CLEAN.agents if spec.changes_data}
 
 
 def run(frame: pl.DataFrame, params: CleansePreviewerParams, ctx: AgentContext) -> AgentResult:

@@ -1,24 +1,9 @@
-"""master-my-data agents, in the registry's canonical order (matching before survivorship)."""
+"""master-my-data agents, in the registry's canonical order (matching before survivorship).
 
-from transformers.agents.master import (
-    contract_enforcer,
-    golden_record_builder,
-    key_identifier,
-    lineage_tracer,
-    master_writeback,
-    semantic_mapper,
-    stewardship_flagger,
-    survivorship_resolver,
-)
+``AGENTS`` is derived from the registry entries (their ``impl`` paths)."""
+
+from transformers.agents import bind_tool
 from transformers.contract import AgentFn
+from transformers.registry import MASTER
 
-AGENTS: dict[str, AgentFn] = {
-    "key-identifier": key_identifier.run,
-    "contract-enforcer": contract_enforcer.run,
-    "semantic-mapper": semantic_mapper.run,
-    "golden-record-builder": golden_record_builder.run,
-    "survivorship-resolver": survivorship_resolver.run,
-    "stewardship-flagger": stewardship_flagger.run,
-    "lineage-tracer": lineage_tracer.run,
-    "master-writeback-agent": master_writeback.run,
-}
+AGENTS: dict[str, AgentFn] = bind_tool(MASTER)

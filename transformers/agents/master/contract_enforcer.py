@@ -144,7 +144,7 @@ def _convert(s: pl.Series, target: str) -> pl.Series:
     return s.cast(TYPES[target], strict=False)
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: ContractEnforcerParams, ctx: AgentContext) -> AgentResult:
     p: ContractEnforcerParams = params
     doc = ctx.documents.get("contract")
     derived = doc is None

@@ -128,7 +128,7 @@ def _auto_blocking(
     return passes, sn
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContext) -> AgentResult:
     p: GoldenRecordBuilderParams = params
     t0 = time.perf_counter()
     n = frame.height

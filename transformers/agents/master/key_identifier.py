@@ -28,7 +28,7 @@ SAMPLE = 20_000
 MAX_COMPOSITE_COLUMNS = 10
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: KeyIdentifierParams, ctx: AgentContext) -> AgentResult:
     p: KeyIdentifierParams = params
     n = frame.height
     cols = [c for c in frame.columns if c != ROW_ID]

@@ -8,8 +8,6 @@ master-writeback-agent (``lineage.csv``); this agent reports per-field summaries
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
 from transformers.agents.master._common import (
@@ -59,7 +57,7 @@ def lineage_table(
     return pl.concat(parts).sort("golden_id", maintain_order=True)
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: LineageTracerParams, ctx: AgentContext) -> AgentResult:
     p: LineageTracerParams = params
     golden, rules = ensure_golden(frame, ctx)
     table = lineage_table(golden, rules, p.include_values)

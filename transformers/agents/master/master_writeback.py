@@ -10,7 +10,6 @@ final data file is clean.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -45,7 +44,7 @@ def _write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     write_table(frame, path, fmt)
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -> AgentResult:
     p: MasterWritebackParams = params
     golden, rules = ensure_golden(frame, ctx)
     info = ctx.inputs.get("primary")

@@ -287,7 +287,7 @@ def _standardise(series: pl.Series, canonical: str, col: str) -> tuple[pl.Series
     return series.replace(mapping), domain
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: SemanticMapperParams, ctx: AgentContext) -> AgentResult:
     p: SemanticMapperParams = params
     explicit = {ctx.resolve(c, frame): t for c, t in p.mapping.items()}
     mapping = assign(frame, p.name_similarity_threshold, explicit)

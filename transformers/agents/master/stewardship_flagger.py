@@ -94,7 +94,7 @@ def tasks(
     return out
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: StewardshipFlaggerParams, ctx: AgentContext) -> AgentResult:
     p: StewardshipFlaggerParams = params
     queue = tasks(frame, p, ctx)
     counts: dict[str, int] = {}

@@ -247,7 +247,7 @@ def _resolve_field(multi: pl.DataFrame, f: str, rule: str) -> tuple[pl.DataFrame
     )
 
 
-def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
+def run(frame: pl.DataFrame, params: SurvivorshipResolverParams, ctx: AgentContext) -> AgentResult:
     p: SurvivorshipResolverParams = params
     if CLUSTER_ID not in frame.columns:
         frame = frame.with_columns(pl.col(ROW_ID).alias(CLUSTER_ID))
