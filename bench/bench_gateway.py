@@ -130,7 +130,7 @@ def main() -> None:
         "PYTHONPATH": str(ROOT),
     }
     subprocess.run(
-        [sys.executable, "-c", "from core.migrate import upgrade; upgrade()"],
+        [sys.executable, "-c", "from migrations.apply import upgrade; upgrade()"],
         env=env,
         cwd=ROOT,
         check=True,

@@ -75,7 +75,7 @@ class Stack:
             [
                 sys.executable,
                 "-c",
-                "from core.migrate import upgrade; upgrade();"
+                "from migrations.apply import upgrade; upgrade();"
                 "from core.storage import get_storage; get_storage().ensure_bucket()",
             ],
             env={**os.environ, **self.env},

@@ -21,6 +21,7 @@ from billing.models import AgentPrice, EntryKind, LedgerEntry, MeterEvent, Walle
 from core.db import is_postgres
 from core.settings import get_settings
 from tenants.models import Tenant
+from tenants.repository import owned_by
 from transformers.registry import TOOLS, ToolSpec
 
 
@@ -81,7 +82,7 @@ def estimate(session: Session, tool: ToolSpec, agents: list[str], roles: set[str
 
 
 def _locked_wallet(session: Session, tenant_id: str) -> Wallet:
-    stmt = select(Wallet).where(Wallet.tenant_id == tenant_id)
+    stmt = select(Wallet).where(owned_by(Wallet, tenant_id))
     if is_postgres(session):
         stmt = stmt.with_for_update()
     wallet = session.scalars(stmt).first()
@@ -113,7 +114,7 @@ def ledger_totals(session: Session, tenant_id: str) -> WalletView:
         select(
             func.coalesce(func.sum(LedgerEntry.amount), 0),
             func.coalesce(func.sum(LedgerEntry.held_delta), 0),
-        ).where(LedgerEntry.tenant_id == tenant_id)
+        ).where(owned_by(LedgerEntry, tenant_id))
     ).one()
     return WalletView(int(balance), int(held))
 
@@ -333,7 +334,7 @@ def removed_for_payment(
     """Credits already taken back (refunds and chargebacks by default) for one payment."""
     total = session.scalar(
         select(func.coalesce(func.sum(-LedgerEntry.amount), 0)).where(
-            LedgerEntry.tenant_id == tenant_id,
+            owned_by(LedgerEntry, tenant_id),
             LedgerEntry.kind.in_(kinds or [EntryKind.REFUND, EntryKind.CHARGEBACK]),
             LedgerEntry.idempotency_key.like(
                 "stripe:" + payment_intent_id.replace("_", r"\_") + ":%", escape="\\"

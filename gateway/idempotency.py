@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope, utcnow
 from core.errors import ConflictError, ValidationFailedError
+from tenants.repository import owned_by
 from workers.models import IdempotencyRecord
 
 TTL = dt.timedelta(hours=24)
@@ -77,7 +78,7 @@ def _claim(
             )
             existing = session.scalars(
                 select(IdempotencyRecord).where(
-                    IdempotencyRecord.tenant_id == tenant_id,
+                    owned_by(IdempotencyRecord, tenant_id),
                     IdempotencyRecord.scope == scope,
                     IdempotencyRecord.key == key,
                 )

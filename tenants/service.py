@@ -13,6 +13,7 @@ from core.settings import get_settings
 from tenants import security
 from tenants.exceptions import InvalidApiKey, InvalidScopes, TenantNotFound, UnknownPlan
 from tenants.models import ApiKey, Plan, Tenant
+from tenants.repository import get_owned
 from tenants.schemas import ADMIN_SCOPE, TENANT_SCOPES, Principal
 
 DEFAULT_PLANS: tuple[dict[str, object], ...] = (
@@ -112,7 +113,7 @@ def issue_key(
 
 
 def revoke_key(session: Session, tenant_id: str, key_id: str) -> ApiKey:
-    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id))
+    key = get_owned(session, ApiKey, tenant_id, key_id)
     if key is None:
         raise TenantNotFound("API key not found", details={"key_id": key_id})
     if key.revoked_at is None:

@@ -197,7 +197,7 @@ def migrate(database_url: str) -> None:
     import subprocess
 
     subprocess.run(
-        [sys.executable, "-c", "from core.migrate import upgrade; upgrade()"],
+        [sys.executable, "-c", "from migrations.apply import upgrade; upgrade()"],
         env={**os.environ, "DATABASE_URL": database_url},
         check=True,
         cwd=ROOT,

@@ -51,7 +51,7 @@ class Task(Base):
         Index("ix_tasks_tenant_status", "tenant_id", "status"),
         Index("ix_tasks_status_updated", "status", "updated_at"),
         Index("ix_tasks_tenant_finished", "tenant_id", "finished_at"),
-        # Operator usage across tenants (billing/usage.py, migration 0003).
+        # Operator usage across tenants (workers/usage.py, migration 0003).
         Index("ix_tasks_finished", "finished_at"),
     )
 

@@ -27,6 +27,7 @@ from core.logging import log_context
 from core.metrics import record_agent, record_task
 from core.settings import get_settings
 from core.storage import get_storage, task_prefix
+from tenants.repository import get_owned, owned_by
 from transformers.contract import AgentResult, AgentStatus
 from transformers.io import ReadOptions
 from transformers.pipeline import (
@@ -71,7 +72,7 @@ def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
             update(Task)
             .where(
                 Task.id == task_id,
-                Task.tenant_id == tenant_id,
+                owned_by(Task, tenant_id),
                 Task.attempt < Task.max_attempts,
                 Task.cancel_requested.is_(False),
                 or_(
@@ -94,7 +95,7 @@ def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
             attempt = session.scalar(select(Task.attempt).where(Task.id == task_id))
             log.info("task.claimed task_id=%s tenant_id=%s attempt=%s", task_id, tenant_id, attempt)
             return Claim(task_id, tenant_id, int(attempt or 1))
-        task = session.scalar(select(Task).where(Task.id == task_id, Task.tenant_id == tenant_id))
+        task = get_owned(session, Task, tenant_id, task_id)
         if task is None:
             log.info("task.gone task_id=%s", task_id)
             return None

@@ -15,7 +15,7 @@ from core.db import utcnow
 from core.pagination import Page, keyset_page
 from core.storage import Storage, input_key, task_prefix
 from tenants.models import Plan
-from tenants.repository import scoped
+from tenants.repository import owned_by, scoped
 from transformers.registry import get_tool, resolve_request
 from workers import lifecycle
 from workers.enqueue import enqueue_processing
@@ -162,7 +162,7 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
         session.scalar(
             select(func.count())
             .select_from(Task)
-            .where(Task.tenant_id == task.tenant_id, Task.status.in_(active))
+            .where(owned_by(Task, task.tenant_id), Task.status.in_(active))
         )
         or 0
     )
@@ -181,7 +181,7 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
             select(func.count())
             .select_from(Task)
             .where(
-                Task.tenant_id == task.tenant_id,
+                owned_by(Task, task.tenant_id),
                 Task.tool_id == task.tool_id,
                 Task.status.in_(active),
             )

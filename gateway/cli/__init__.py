@@ -236,7 +236,7 @@ def tasks_cancel(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations and seed plans and prices (DATABASE_URL)."""
-    from core.migrate import upgrade
+    from migrations.apply import upgrade
 
     upgrade()
     console.print("database is up to date")

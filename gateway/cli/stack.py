@@ -98,7 +98,7 @@ class LocalStack:
                 **cfg.extra_env,
             }
             self._run_python(
-                "from core.migrate import upgrade; upgrade();"
+                "from migrations.apply import upgrade; upgrade();"
                 "from core.storage import get_storage; get_storage().ensure_bucket()"
             )
             self._say(f"database  {database_url} (migrated)")

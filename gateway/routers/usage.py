@@ -1,6 +1,6 @@
 """Usage: per tenant (``GET /v1/usage``) and across tenants for operators
 (``GET /v1/admin/usage``). Numbers come from the ledger and the task rows through index range
-queries (``billing.usage``, docs/usage.md)."""
+queries (``workers.usage``, docs/usage.md)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from billing import usage as usage_q
 from core.db import utcnow
 from core.errors import ValidationFailedError
 from core.settings import get_settings
 from gateway.deps import AdminDep, SessionDep, require_scope
 from gateway.errors import responses
 from tenants.schemas import Principal
+from workers import usage as usage_q
 
 router = APIRouter(tags=["usage"])
 
@@ -135,7 +135,7 @@ def tenant_usage(
     zeros."""
     assert principal.tenant_id is not None
     start, end = window(from_, to)
-    return usage_q.usage(session, principal.tenant_id, start, end, group_by)
+    return usage_q.tenant_usage(session, principal.tenant_id, start, end, group_by)
 
 
 @router.get(
@@ -157,6 +157,6 @@ def admin_usage(
     """The same numbers as ``GET /v1/usage`` summed over every tenant, plus the tenants that
     were charged the most credits in the window, and the Flower URL (``FLOWER_URL``) if set."""
     start, end = window(from_, to)
-    out = usage_q.usage(session, None, start, end, group_by, top_tenants=top)
+    out = usage_q.usage_all_tenants(session, start, end, group_by, top_tenants=top)
     out["flower_url"] = get_settings().flower_url
     return out

@@ -2,7 +2,7 @@
 scan would be the planner's choice if the indexes did not fit (no planner settings forced).
 
 Inserts ~40 tenants x 60 days of ledger entries, tasks and agent runs in one transaction,
-ANALYZEs, EXPLAINs the exact statements ``billing.usage`` runs for a one-day window, and rolls
+ANALYZEs, EXPLAINs the exact statements ``workers.usage`` runs for a one-day window, and rolls
 everything back."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, insert, text
 
-from billing import usage as usage_q
 from billing.models import LedgerEntry
 from tenants.models import Tenant
 from tests.platform import Platform
+from workers import usage as usage_q
 from workers.models import AgentRun, Task
 
 TENANTS = 40
@@ -161,10 +161,13 @@ def test_usage_queries_use_their_indexes_on_postgresql(pg):
             {"tasks": "ix_tasks_tenant_finished", "agent_runs": "uq_agent_runs_agent"},
         ),
         "all captures": (
-            usage_q.captures_statement(None, start, end),
+            usage_q.captures_statement(usage_q.ALL_TENANTS, start, end),
             {"ledger_entries": "ix_ledger_kind_created"},
         ),
-        "all tasks": (usage_q.tasks_statement(None, start, end), {"tasks": "ix_tasks_finished"}),
+        "all tasks": (
+            usage_q.tasks_statement(usage_q.ALL_TENANTS, start, end),
+            {"tasks": "ix_tasks_finished"},
+        ),
     }
     for label, (stmt, wanted) in cases.items():
         plan = _plan(pg, stmt)
@@ -178,5 +181,5 @@ def test_usage_queries_use_their_indexes_on_postgresql(pg):
     # The data is large enough for the choice to mean something: without the index the
     # planner reads the whole table (the drop is rolled back with everything else).
     pg.execute(text("DROP INDEX ix_tasks_finished"))
-    scans = _scans(_plan(pg, usage_q.tasks_statement(None, start, end)))
+    scans = _scans(_plan(pg, usage_q.tasks_statement(usage_q.ALL_TENANTS, start, end)))
     assert [node for node, rel, _ in scans if rel == "tasks"] == ["Seq Scan"], scans

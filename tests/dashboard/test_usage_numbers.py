@@ -162,7 +162,7 @@ def seed(tenants: list[str]) -> None:
 
 
 def expected(tenant_id: str | None, group_by: str) -> dict[str, Any]:
-    """Computed straight from the rows, without billing.usage."""
+    """Computed straight from the rows, without workers.usage."""
     with session_scope() as s:
         entries = list(s.scalars(select(LedgerEntry)))
         tasks = list(s.scalars(select(Task)))

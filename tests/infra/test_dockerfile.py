@@ -110,7 +110,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in BLOCKED:
             raise ImportError(f"{name} is not installed in the gateway image")
 sys.meta_path.insert(0, Block())
-import gateway.app, gateway.cli, gateway.cli.infra, workers.app, workers.enqueue, core.migrate
+import gateway.app, gateway.cli, gateway.cli.infra, workers.app, workers.enqueue, migrations.apply
 from gateway.cli import app
 print("ok")
 """

@@ -1,4 +1,7 @@
-"""Apply migrations and seed reference data (plans, agent prices). Idempotent."""
+"""Apply migrations and seed reference data (plans, agent prices). Idempotent.
+
+Here rather than in ``core``: seeding needs the domains (tenants' plans, billing's prices), and
+``core`` imports no domain."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from billing.models import EntryKind, LedgerEntry
+from tenants.repository import owned_by
 from workers.models import FINAL_STATUSES, AgentRun, Task
 
 MAX_WINDOW_DAYS = 366
@@ -99,10 +100,19 @@ def _ms(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
     return (end - start).total_seconds() * 1000.0
 
 
+#: The tenant argument of the statements below that means "every tenant" (operators only).
+ALL_TENANTS: None = None
+
+
 def _day(ts: dt.datetime) -> str:
     if ts.tzinfo is not None:
         ts = ts.astimezone(dt.UTC)
     return ts.date().isoformat()
+
+
+def _of_tenant(stmt: AnySelect, model: Any, tenant_id: str | None) -> AnySelect:
+    """One tenant's rows (through the tenant door), or every tenant's for ``ALL_TENANTS``."""
+    return stmt if tenant_id is ALL_TENANTS else stmt.where(owned_by(model, tenant_id))
 
 
 def captures_statement(tenant_id: str | None, start: dt.datetime, end: dt.datetime) -> AnySelect:
@@ -119,9 +129,7 @@ def captures_statement(tenant_id: str | None, start: dt.datetime, end: dt.dateti
         LedgerEntry.created_at >= start,
         LedgerEntry.created_at < end,
     )
-    if tenant_id is not None:
-        stmt = stmt.where(LedgerEntry.tenant_id == tenant_id)
-    return stmt
+    return _of_tenant(stmt, LedgerEntry, tenant_id)
 
 
 def tasks_statement(tenant_id: str | None, start: dt.datetime, end: dt.datetime) -> AnySelect:
@@ -137,9 +145,7 @@ def tasks_statement(tenant_id: str | None, start: dt.datetime, end: dt.datetime)
         Task.started_at,
         Task.finished_at,
     ).where(Task.finished_at >= start, Task.finished_at < end)
-    if tenant_id is not None:
-        stmt = stmt.where(Task.tenant_id == tenant_id)
-    return stmt
+    return _of_tenant(stmt, Task, tenant_id)
 
 
 def agent_runs_statement(tenant_id: str | None, start: dt.datetime, end: dt.datetime) -> AnySelect:
@@ -156,9 +162,7 @@ def agent_runs_statement(tenant_id: str | None, start: dt.datetime, end: dt.date
         .join(AgentRun, AgentRun.task_id == Task.id)
         .where(Task.finished_at >= start, Task.finished_at < end)
     )
-    if tenant_id is not None:
-        stmt = stmt.where(Task.tenant_id == tenant_id)
-    return stmt
+    return _of_tenant(stmt, Task, tenant_id)
 
 
 def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
@@ -171,7 +175,22 @@ def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
     return out
 
 
-def usage(
+def tenant_usage(
+    session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime, group_by: GroupBy
+) -> dict[str, Any]:
+    """One tenant's usage in [start, end) (``GET /v1/usage``)."""
+    return _usage(session, tenant_id, start, end, group_by)
+
+
+def usage_all_tenants(
+    session: Session, start: dt.datetime, end: dt.datetime, group_by: GroupBy, *, top_tenants: int
+) -> dict[str, Any]:
+    """Every tenant's usage summed, with the ``top_tenants`` that were charged the most
+    (operators only: ``GET /v1/admin/usage``)."""
+    return _usage(session, ALL_TENANTS, start, end, group_by, top_tenants=top_tenants)
+
+
+def _usage(
     session: Session,
     tenant_id: str | None,
     start: dt.datetime,
@@ -180,7 +199,7 @@ def usage(
     *,
     top_tenants: int = 0,
 ) -> dict[str, Any]:
-    """Usage of one tenant (or of all tenants when ``tenant_id`` is None) in [start, end).
+    """Usage of one tenant (or of all tenants for ``ALL_TENANTS``) in [start, end).
 
     Credits are the captures posted in the window (``-amount`` of ``capture`` entries); tasks,
     rows, bytes and durations are those of the tasks that ended in the window. With
@@ -230,7 +249,7 @@ def usage(
         "groups": [groups[k].out(k) for k in ordered],
         "totals": total.out("total"),
     }
-    if tenant_id is None and top_tenants:
+    if tenant_id is ALL_TENANTS and top_tenants:
         out["top_tenants"] = _top(session, per_tenant, top_tenants)
     return out
 
