@@ -10,7 +10,7 @@ from gateway import dashboard
 from gateway.errors import install_error_handlers
 from gateway.metrics import router as metrics_router
 from gateway.ratelimit import install_rate_limits
-from gateway.routers import admin, billing, health, me, stripe_webhook, tasks, tools
+from gateway.routers import admin, billing, health, me, reports, stripe_webhook, tasks, tools
 from gateway.routers.auth_session import router as auth_session_router
 from gateway.routers.usage import router as usage_router
 
@@ -27,7 +27,7 @@ def create_app() -> FastAPI:
     configure_logging("gateway")
     app = FastAPI(title="Agensium data-quality API", version="1.0.0", description=DESCRIPTION)
     install_error_handlers(app)
-    for module in (health, me, tools, tasks, billing, stripe_webhook, admin):
+    for module in (health, me, tools, reports, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
     app.include_router(tasks.callbacks_router)  # GET /v1/callbacks/secret
     app.include_router(auth_session_router)
