@@ -88,10 +88,10 @@ def bars(chart: dict[str, Any]) -> str:
     if has_overlay:
         a, b = chart.get("series", ["current", "other"])[:2]
         y = height - 6
-        body.append(f'<rect class="bar" x="{label_w}" y="{y - 9}" width="10" height="10"/>')
+        body.append(f'<rect class="bar legend" x="{label_w}" y="{y - 9}" width="10" height="10"/>')
         body.append(f'<text class="label" x="{label_w + 14}" y="{y}">{escape(a)}</text>')
         body.append(
-            f'<rect class="bar overlay" x="{label_w + 90}" y="{y - 9}" width="10" height="10"/>'
+            f'<rect class="bar overlay legend" x="{label_w + 90}" y="{y - 9}" width="10" height="10"/>'
         )
         body.append(f'<text class="label" x="{label_w + 104}" y="{y}">{escape(b)}</text>')
     return _svg(chart["id"], "bars", W, height, chart.get("title", ""), body)
@@ -154,10 +154,10 @@ def histogram(chart: dict[str, Any]) -> str:
         )
     if overlay:
         a, b = chart.get("series", ["current", "baseline"])[:2]
-        body.append(f'<rect class="bar" x="{pl}" y="{height - 11}" width="10" height="10"/>')
+        body.append(f'<rect class="bar legend" x="{pl}" y="{height - 11}" width="10" height="10"/>')
         body.append(f'<text class="label" x="{pl + 14}" y="{height - 2}">{escape(a)}</text>')
         body.append(
-            f'<rect class="outline" x="{pl + 90}" y="{height - 11}" width="10" height="10"/>'
+            f'<rect class="outline legend" x="{pl + 90}" y="{height - 11}" width="10" height="10"/>'
         )
         body.append(f'<text class="label" x="{pl + 104}" y="{height - 2}">{escape(b)}</text>')
     return _svg(chart["id"], "histogram", W, height, chart.get("title", ""), body)
