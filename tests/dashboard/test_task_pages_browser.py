@@ -283,6 +283,13 @@ def test_a_whole_analysis_from_the_dashboard(make_tenant, worker, gateway_url, t
         top_n.send_keys("3")
         driver.find_element(By.ID, "file-primary").send_keys(str(data))
         full_page_screenshot(driver, ARTIFACTS / "dashboard-new-analysis.png")
+        # The upload bar's values, kept in sessionStorage across the move to the task page.
+        driver.execute_script(
+            """const bar = document.getElementById('upload-progress');
+            new MutationObserver(() => sessionStorage.setItem('test.upload', JSON.stringify(
+                [...JSON.parse(sessionStorage.getItem('test.upload') || '[]'), bar.value])))
+              .observe(bar, {attributes: true, attributeFilter: ['value']});"""
+        )
         driver.find_element(By.ID, "run").click()
 
         # The task page: follow it live to 100.
@@ -316,9 +323,8 @@ def test_a_whole_analysis_from_the_dashboard(make_tenant, worker, gateway_url, t
         assert _agent(report, "unified-profiler")["parameters"]["top_n_values"] == 3
         uploaded = task["files"][0]
         assert uploaded["filename"] == "customers.csv" and uploaded["size"] == data.stat().st_size
-        assert driver.execute_script(
-            "return document.getElementById('upload-progress') === null"
-        ), "the form page was left for the task page"
+        upload = driver.execute_script("return JSON.parse(sessionStorage.getItem('test.upload'))")
+        assert upload and upload[-1] == 100 and upload == sorted(upload), upload
 
         # The report, in its frame.
         wait_js(
