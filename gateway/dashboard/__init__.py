@@ -19,12 +19,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import transformers
-
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
+import transformers
 from core.settings import get_settings
 
 STATIC = Path(__file__).parent / "static"

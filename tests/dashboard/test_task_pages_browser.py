@@ -135,7 +135,11 @@ def check_master(driver: Any, report: dict[str, Any]) -> None:
     assert driver.execute_script("return document.querySelectorAll('td.survivor').length") > 0
 
 
-CHECKS = {"profile-my-data": check_profile, "clean-my-data": check_clean, "master-my-data": check_master}
+CHECKS = {
+    "profile-my-data": check_profile,
+    "clean-my-data": check_clean,
+    "master-my-data": check_master,
+}
 
 
 def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
@@ -148,7 +152,10 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
         "profile-my-data": submit(
             tc,
             "profile-my-data",
-            {"primary": ("customers.csv", SAMPLE.read_bytes()), "baseline": ("old.csv", baseline_csv())},
+            {
+                "primary": ("customers.csv", SAMPLE.read_bytes()),
+                "baseline": ("old.csv", baseline_csv()),
+            },
         ),
         "clean-my-data": submit(tc, "clean-my-data", {"primary": ("messy.csv", messy)}),
         "master-my-data": submit(tc, "master-my-data", {"primary": ("messy.csv", messy)}),
@@ -175,7 +182,9 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
             wait_js(driver, "return document.readyState === 'complete'", 20, "the report")
             assert requests_made(driver) == [page.as_uri()]
             assert console_errors(driver) == []
-            assert driver.execute_script("return document.querySelectorAll('svg.chart').length") >= 3
+            assert (
+                driver.execute_script("return document.querySelectorAll('svg.chart').length") >= 3
+            )
             CHECKS[tool](driver, report)
             full_page_screenshot(driver, ARTIFACTS / f"report-{tool}.png")
 
@@ -201,7 +210,8 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
             task = tc.client.get(f"/v1/tasks/{task_id}").json()
             assert text_int(driver, "task-charged") == task["credits_charged"] > 0
             assert driver.execute_script(
-                "return [...document.querySelectorAll('#task-agents tbody tr')].map((r) => r.dataset.agent)"
+                "return [...document.querySelectorAll('#task-agents tbody tr')]"
+                ".map((r) => r.dataset.agent)"
             ) == [a["agent_id"] for a in task["agents"]]
             wait_js(
                 driver,
@@ -217,9 +227,12 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
             try:
                 CHECKS[tool](driver, tc.client.get(f"/v1/tasks/{task_id}/report").json())
                 # Styled: the report's stylesheet is allowed by its hash, nothing else is.
-                assert driver.execute_script(
-                    "return getComputedStyle(document.querySelector('header')).backgroundColor"
-                ) == "rgb(18, 38, 63)"
+                assert (
+                    driver.execute_script(
+                        "return getComputedStyle(document.querySelector('header')).backgroundColor"
+                    )
+                    == "rgb(18, 38, 63)"
+                )
             finally:
                 driver.switch_to.default_content()
             made = requests_made(driver)
@@ -293,14 +306,17 @@ def test_a_whole_analysis_from_the_dashboard(make_tenant, worker, gateway_url, t
         driver.find_element(By.ID, "run").click()
 
         # The task page: follow it live to 100.
-        wait_js(driver, "return location.pathname.startsWith('/dashboard/tasks/')", 60, "the task page")
+        wait_js(
+            driver, "return location.pathname.startsWith('/dashboard/tasks/')", 60, "the task page"
+        )
         task_id = driver.execute_script("return location.pathname.split('/').pop()")
         seen: list[tuple[str, str]] = []
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             state = driver.execute_script(
                 "const p = document.getElementById('task-progress-text');"
-                " return [document.getElementById('app').dataset.status || '', p.dataset.value || ''];"
+                " return [document.getElementById('app').dataset.status || '',"
+                " p.dataset.value || ''];"
             )
             if not seen or seen[-1] != tuple(state):
                 seen.append(tuple(state))

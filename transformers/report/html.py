@@ -67,7 +67,8 @@ def _table(t: dict[str, Any]) -> str:
         klass = ' class="golden"' if golden is not None and k == 0 else ""
         rows.append(f"<tr{klass}>{''.join(cells)}</tr>")
     out.append(
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     return "".join(out)
 
@@ -81,7 +82,8 @@ def _block(item: dict[str, Any]) -> str:
 
 def _overview(ov: dict[str, Any]) -> str:
     cards = "".join(
-        f'<div class="card {escape(str(i.get("status", "")))}"><dt>{escape(str(i.get("title")))}</dt>'
+        f'<div class="card {escape(str(i.get("status", "")))}">'
+        f"<dt>{escape(str(i.get('title')))}</dt>"
         f"<dd>{_cell(i.get('value'))[1]}</dd></div>"
         for i in ov.get("items", [])
     )
@@ -90,7 +92,8 @@ def _overview(ov: dict[str, Any]) -> str:
     if q:
         comps = ", ".join(f"{k} {v}" for k, v in (q.get("components") or {}).items())
         parts.append(
-            f'<p class="note" id="grade">Quality grade <strong>{escape(str(q.get("grade")))}</strong>'
+            '<p class="note" id="grade">Quality grade '
+            f"<strong>{escape(str(q.get('grade')))}</strong>"
             f" (score {escape(str(q.get('score')))})"
             + (f": {escape(q['formula'])}" if q.get("formula") else "")
             + (f" with {escape(comps)}" if comps else "")
@@ -116,7 +119,8 @@ def render_html(report: dict[str, Any], model: dict[str, Any] | None = None) -> 
         body.append(f'<section id="{escape(s["id"])}"><h2>{escape(s["title"])}</h2>{_block(s)}')
         for d in s.get("details", []):
             body.append(
-                f'<details id="{escape(d["id"])}"><summary>{escape(d["title"])}</summary>{_block(d)}</details>'
+                f'<details id="{escape(d["id"])}"><summary>{escape(d["title"])}</summary>'
+                f"{_block(d)}</details>"
             )
         body.append("</section>")
     sub = " · ".join(

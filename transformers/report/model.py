@@ -183,7 +183,7 @@ def _fmt_type(c: dict[str, Any]) -> str:
 def _column_detail(
     name: str, c: dict[str, Any], pii: dict[str, Any] | None, hist: dict[str, Any] | None
 ) -> dict[str, Any]:
-    stats = [
+    stats: list[list[Any]] = [
         ["type", _fmt_type(c)],
         ["dtype", c.get("dtype")],
         ["count", c.get("count")],
@@ -443,7 +443,8 @@ def _drift_section(drift: dict[str, Any], overlays: dict[str, Any]) -> dict[str,
             chart = {
                 "kind": "bars",
                 "id": f"drift-{name}",
-                "title": f"{name}: share per category, current vs baseline (PSI {_r(d.get('psi'), 4)})",
+                "title": f"{name}: share per category, current vs baseline "
+                f"(PSI {_r(d.get('psi'), 4)})",
                 "items": [
                     {"label": str(c), "value": cur, "overlay": base}
                     for c, cur, base in zip(
@@ -780,9 +781,13 @@ TOOL_SECTIONS = {
 
 def report_model(report: dict[str, Any]) -> dict[str, Any]:
     """The model both renderers draw (see the module doc)."""
-    tool_sections = TOOL_SECTIONS.get(str(report.get("tool_id")), lambda r: [])
+    tool_sections = TOOL_SECTIONS.get(str(report.get("tool_id")))
     return {
         "title": f"{report.get('tool_title') or report.get('tool_id')} report",
         "overview": _overview(report),
-        "sections": [_alerts_section(report), *tool_sections(report), _agents_section(report)],
+        "sections": [
+            _alerts_section(report),
+            *(tool_sections(report) if tool_sections else []),
+            _agents_section(report),
+        ],
     }

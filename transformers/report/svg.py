@@ -2,8 +2,8 @@
 
 Every mark carries its number (``data-label``, ``data-value``, and ``data-overlay`` for the
 second series) and a ``<title>`` tooltip, so a person can hover it and a test can read it back.
-Colours are presentation attributes and classes only (no ``style=`` attributes), which keeps the
-report valid under a strict Content-Security-Policy.
+Colours are classes only (no ``style=`` attributes), which keeps the report valid under a strict
+Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -32,23 +32,61 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _el(tag: str, attrs: dict[str, Any], inner: str | None = None) -> str:
+    """One element; attributes in order, values escaped, floats to one decimal."""
+    parts = []
+    for k, v in attrs.items():
+        if v is None:
+            continue
+        text = f"{v:.1f}" if isinstance(v, float) else str(v)
+        parts.append(f'{k}="{escape(text)}"')
+    head = f"<{tag} {' '.join(parts)}"
+    return f"{head}/>" if inner is None else f"{head}>{inner}</{tag}>"
+
+
+def _title(text: str) -> str:
+    return f"<title>{escape(text)}</title>"
+
+
 def _svg(cid: str, kind: str, width: int, height: int, title: str, body: list[str]) -> str:
-    return (
-        f'<svg class="chart {kind}" id="{escape(cid)}" data-chart="{kind}" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
-        + "".join(body)
-        + "</svg>"
-    )
+    attrs = {
+        "class": f"chart {kind}",
+        "id": cid,
+        "data-chart": kind,
+        "viewBox": f"0 0 {width} {height}",
+        "width": width,
+        "height": height,
+        "role": "img",
+        "aria-label": title,
+        "xmlns": "http://www.w3.org/2000/svg",
+    }
+    return _el("svg", attrs, "".join(body))
+
+
+def _text(x: float, y: float, text: str, cls: str = "label", anchor: str | None = None) -> str:
+    return _el("text", {"class": cls, "x": x, "y": y, "text-anchor": anchor}, escape(text))
+
+
+def _legend(x: int, y: int, names: list[str], classes: tuple[str, str]) -> list[str]:
+    out = []
+    for k, (name, cls) in enumerate(zip(names[:2], classes, strict=False)):
+        left = x + 90 * k
+        out.append(
+            _el(
+                "rect", {"class": f"{cls} legend", "x": left, "y": y - 9, "width": 10, "height": 10}
+            )
+        )
+        out.append(_text(left + 14, y, name))
+    return out
 
 
 def bars(chart: dict[str, Any]) -> str:
     """Horizontal bars, one per item; an item's ``overlay`` is drawn as a thin second bar."""
     items = [i for i in chart.get("items", []) if isinstance(i.get("value"), int | float)]
     has_overlay = any("overlay" in i for i in items)
-    top = max(
-        [0.0, *[float(i["value"]) for i in items], *[float(i.get("overlay") or 0) for i in items]]
-    )
+    series = list(chart.get("series", ["current", "other"]))
+    values = [float(i["value"]) for i in items] + [float(i.get("overlay") or 0) for i in items]
+    top = max([0.0, *values])
     label_w, pad = 200, 6
     plot = W - label_w - 70
     row = BAR_H + (8 if has_overlay else 4)
@@ -56,49 +94,56 @@ def bars(chart: dict[str, Any]) -> str:
     body: list[str] = []
     for k, i in enumerate(items):
         y = pad + k * row
-        value = float(i["value"])
-        w = 0 if top <= 0 else plot * value / top
+        w = 0.0 if top <= 0 else plot * float(i["value"]) / top
         label = str(i.get("label", ""))
-        short = label if len(label) <= 30 else label[:29] + "…"
         overlay = i.get("overlay")
-        tip = f"{label}: {_fmt(i['value'])}" + (
-            f" ({chart.get('series', ['', 'other'])[1]} {_fmt(overlay)})"
-            if overlay is not None
-            else ""
-        )
-        body.append(
-            f'<text class="label" x="{label_w - 6}" y="{y + BAR_H - 5}" text-anchor="end">'
-            f"{escape(short)}</text>"
-        )
-        body.append(
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{BAR_H - (6 if has_overlay else 0)}" '
-            f'data-label="{escape(label)}" data-value="{_n(i["value"])}"'
-            + (f' data-overlay="{_n(overlay)}"' if overlay is not None else "")
-            + f"><title>{escape(tip)}</title></rect>"
-        )
+        tip = f"{label}: {_fmt(i['value'])}"
         if overlay is not None:
-            ow = 0 if top <= 0 else plot * float(overlay) / top
-            body.append(
-                f'<rect class="bar overlay" x="{label_w}" y="{y + BAR_H - 5}" width="{ow:.1f}" '
-                f'height="5" data-label="{escape(label)}" data-value="{_n(overlay)}"/>'
+            tip += f" ({series[1]} {_fmt(overlay)})"
+        body.append(
+            _text(
+                label_w - 6,
+                y + BAR_H - 5,
+                label[:29] + "…" if len(label) > 30 else label,
+                anchor="end",
             )
-        body.append(
-            f'<text class="value" x="{label_w + w + 4:.1f}" y="{y + BAR_H - 5}">{_fmt(i["value"])}</text>'
         )
+        attrs = {
+            "class": "bar",
+            "x": label_w,
+            "y": y,
+            "width": w,
+            "height": BAR_H - (6 if has_overlay else 0),
+            "data-label": label,
+            "data-value": _n(i["value"]),
+        }
+        if overlay is not None:
+            attrs["data-overlay"] = _n(overlay)
+        body.append(_el("rect", attrs, _title(tip)))
+        if overlay is not None:
+            ow = 0.0 if top <= 0 else plot * float(overlay) / top
+            body.append(
+                _el(
+                    "rect",
+                    {
+                        "class": "bar overlay",
+                        "x": label_w,
+                        "y": y + BAR_H - 5,
+                        "width": ow,
+                        "height": 5,
+                        "data-label": label,
+                        "data-value": _n(overlay),
+                    },
+                )
+            )
+        body.append(_text(label_w + w + 4, y + BAR_H - 5, _fmt(i["value"]), "value"))
     if has_overlay:
-        a, b = chart.get("series", ["current", "other"])[:2]
-        y = height - 6
-        body.append(f'<rect class="bar legend" x="{label_w}" y="{y - 9}" width="10" height="10"/>')
-        body.append(f'<text class="label" x="{label_w + 14}" y="{y}">{escape(a)}</text>')
-        body.append(
-            f'<rect class="bar overlay legend" x="{label_w + 90}" y="{y - 9}" width="10" height="10"/>'
-        )
-        body.append(f'<text class="label" x="{label_w + 104}" y="{y}">{escape(b)}</text>')
+        body += _legend(label_w, height - 6, series, ("bar", "bar overlay"))
     return _svg(chart["id"], "bars", W, height, chart.get("title", ""), body)
 
 
 def histogram(chart: dict[str, Any]) -> str:
-    """Vertical bars over bin edges; ``overlay`` as outlined bars, ``marker`` as a red line."""
+    """Vertical bars on their bin edges; ``overlay`` as outlined bars, ``marker`` as a line."""
     edges = [float(e) for e in chart.get("edges", [])]
     counts = list(chart.get("counts", []))
     overlay = chart.get("overlay")
@@ -112,54 +157,71 @@ def histogram(chart: dict[str, Any]) -> str:
             return pl + plot_w * (edges[k] - edges[0]) / span
         return pl + plot_w * k / max(1, len(counts))
 
+    base = pt + plot_h
     body = [
-        f'<line class="axis" x1="{pl}" y1="{pt + plot_h}" x2="{W - pr}" y2="{pt + plot_h}"/>',
-        f'<text class="tick" x="{pl - 4}" y="{pt + 10}" text-anchor="end">{_fmt(top)}</text>',
-        f'<text class="tick" x="{pl - 4}" y="{pt + plot_h}" text-anchor="end">0</text>',
+        _el("line", {"class": "axis", "x1": pl, "y1": base, "x2": W - pr, "y2": base}),
+        _text(pl - 4, pt + 10, _fmt(top), "tick", "end"),
+        _text(pl - 4, base, "0", "tick", "end"),
     ]
     for k, c in enumerate(counts):
         lo, hi = (edges[k], edges[k + 1]) if k + 1 < len(edges) else (k, k + 1)
         h = plot_h * c / top
         x, step = xpos(k), xpos(k + 1) - xpos(k)
-        tip = f"[{_fmt(lo)}, {_fmt(hi)}): {_fmt(c)}" + (
-            f" (baseline {_fmt(overlay[k])})" if overlay else ""
-        )
-        body.append(
-            f'<rect class="bar" x="{x + 1:.1f}" y="{pt + plot_h - h:.1f}" width="{max(1.0, step - 2):.1f}" '
-            f'height="{h:.1f}" data-label="{_n(lo)}" data-value="{_n(c)}"'
-            + (f' data-overlay="{_n(overlay[k])}"' if overlay else "")
-            + f"><title>{escape(tip)}</title></rect>"
-        )
+        width = max(1.0, step - 2)
+        tip = f"[{_fmt(lo)}, {_fmt(hi)}): {_fmt(c)}"
+        attrs = {
+            "class": "bar",
+            "x": x + 1,
+            "y": base - h,
+            "width": width,
+            "height": float(h),
+            "data-label": _n(lo),
+            "data-value": _n(c),
+        }
+        if overlay:
+            tip += f" (baseline {_fmt(overlay[k])})"
+            attrs["data-overlay"] = _n(overlay[k])
+        body.append(_el("rect", attrs, _title(tip)))
         if overlay:
             oh = plot_h * overlay[k] / top
             body.append(
-                f'<rect class="outline" x="{x + 1:.1f}" y="{pt + plot_h - oh:.1f}" '
-                f'width="{max(1.0, step - 2):.1f}" height="{oh:.1f}" data-value="{_n(overlay[k])}"/>'
+                _el(
+                    "rect",
+                    {
+                        "class": "outline",
+                        "x": x + 1,
+                        "y": base - oh,
+                        "width": width,
+                        "height": float(oh),
+                        "data-value": _n(overlay[k]),
+                    },
+                )
             )
     if edges:
         for k in sorted({0, len(edges) // 2, len(edges) - 1}):
-            x = xpos(k) if k < len(edges) else pl + plot_w
-            body.append(
-                f'<text class="tick" x="{x:.1f}" y="{height - 16}" text-anchor="middle">{_fmt(edges[k])}</text>'
-            )
+            body.append(_text(xpos(k), height - 16, _fmt(edges[k]), "tick", "middle"))
     marker = chart.get("marker")
-    if marker is not None and len(edges) > 1 and edges[-1] > edges[0]:
-        x = pl + plot_w * (float(marker) - edges[0]) / (edges[-1] - edges[0])
+    if marker is not None and span > 0:
+        x = pl + plot_w * (float(marker) - edges[0]) / span
         body.append(
-            f'<line class="marker" x1="{x:.1f}" y1="{pt}" x2="{x:.1f}" y2="{pt + plot_h}" '
-            f'data-value="{_n(marker)}"><title>threshold {_fmt(marker)}</title></line>'
+            _el(
+                "line",
+                {
+                    "class": "marker",
+                    "x1": x,
+                    "y1": pt,
+                    "x2": x,
+                    "y2": base,
+                    "data-value": _n(marker),
+                },
+                _title(f"threshold {_fmt(marker)}"),
+            )
         )
-        body.append(
-            f'<text class="tick marker-label" x="{x + 4:.1f}" y="{pt + 12}">threshold {_fmt(marker)}</text>'
-        )
+        body.append(_text(x + 4, pt + 12, f"threshold {_fmt(marker)}", "tick marker-label"))
     if overlay:
-        a, b = chart.get("series", ["current", "baseline"])[:2]
-        body.append(f'<rect class="bar legend" x="{pl}" y="{height - 11}" width="10" height="10"/>')
-        body.append(f'<text class="label" x="{pl + 14}" y="{height - 2}">{escape(a)}</text>')
-        body.append(
-            f'<rect class="outline legend" x="{pl + 90}" y="{height - 11}" width="10" height="10"/>'
+        body += _legend(
+            pl, height - 2, list(chart.get("series", ["current", "baseline"])), ("bar", "outline")
         )
-        body.append(f'<text class="label" x="{pl + 104}" y="{height - 2}">{escape(b)}</text>')
     return _svg(chart["id"], "histogram", W, height, chart.get("title", ""), body)
 
 
@@ -175,27 +237,43 @@ def heatmap(chart: dict[str, Any]) -> str:
     matrix = chart.get("matrix", [])
     n = len(cols)
     cell = max(14, min(36, 420 // max(1, n)))
-    label_w = 150
-    size = label_w + n * cell + 10
+    lw = 150
+    size = lw + n * cell + 10
     body = []
     for i, name in enumerate(cols):
         short = name if len(name) <= 20 else name[:19] + "…"
+        body.append(_text(lw - 6, lw + i * cell + cell * 0.65, short, anchor="end"))
+        x = lw + i * cell + cell * 0.65
         body.append(
-            f'<text class="label" x="{label_w - 6}" y="{label_w + i * cell + cell * 0.65:.1f}" '
-            f'text-anchor="end">{escape(short)}</text>'
-        )
-        x = label_w + i * cell + cell * 0.65
-        body.append(
-            f'<text class="label" x="{x:.1f}" y="{label_w - 6}" '
-            f'transform="rotate(-60 {x:.1f} {label_w - 6})">{escape(short)}</text>'
+            _el(
+                "text",
+                {
+                    "class": "label",
+                    "x": x,
+                    "y": lw - 6,
+                    "transform": f"rotate(-60 {x:.1f} {lw - 6})",
+                },
+                escape(short),
+            )
         )
         for j in range(n):
             v = matrix[i][j] if i < len(matrix) and j < len(matrix[i]) else None
             tip = f"{name} × {cols[j]}: " + ("n/a" if v is None else f"{v:.3f}")
             body.append(
-                f'<rect class="cell {_heat_class(v)}" x="{label_w + j * cell}" y="{label_w + i * cell}" '
-                f'width="{cell - 1}" height="{cell - 1}" data-row="{escape(name)}" '
-                f'data-col="{escape(cols[j])}" data-value="{_n(v)}"><title>{escape(tip)}</title></rect>'
+                _el(
+                    "rect",
+                    {
+                        "class": f"cell {_heat_class(v)}",
+                        "x": lw + j * cell,
+                        "y": lw + i * cell,
+                        "width": cell - 1,
+                        "height": cell - 1,
+                        "data-row": name,
+                        "data-col": cols[j],
+                        "data-value": _n(v),
+                    },
+                    _title(tip),
+                )
             )
     return _svg(chart["id"], "heatmap", size, size, chart.get("title", ""), body)
 
