@@ -186,6 +186,11 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
                 driver.execute_script("return document.querySelectorAll('svg.chart').length") >= 3
             )
             CHECKS[tool](driver, report)
+            # For the person looking: one page of each kind opened.
+            driver.execute_script(
+                "for (const sel of ['#col-age', '#drift-age', 'details[id^=cluster-]'])"
+                " { const d = document.querySelector(sel); if (d) d.open = true; }"
+            )
             full_page_screenshot(driver, ARTIFACTS / f"report-{tool}.png")
 
         # Inside the dashboard: a sandboxed frame that reaches neither the page nor the network.

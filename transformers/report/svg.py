@@ -275,7 +275,8 @@ def heatmap(chart: dict[str, Any]) -> str:
                     _title(tip),
                 )
             )
-    return _svg(chart["id"], "heatmap", size, size, chart.get("title", ""), body)
+    # Room on the right for the last column's slanted label.
+    return _svg(chart["id"], "heatmap", size + 110, size, chart.get("title", ""), body)
 
 
 CHARTS = {"bars": bars, "histogram": histogram, "heatmap": heatmap}
