@@ -33,6 +33,8 @@ DRIFT_CATEGORIES = 10
 CLUSTER_SAMPLES = 8
 CLUSTER_MEMBERS = 6
 CELL_TEXT = 80
+#: Above this many rows, before/after distinct counts are HyperLogLog estimates (a few % off).
+EXACT_DISTINCT_ROWS = 1_000_000
 
 
 def _num(x: Any) -> float | None:
@@ -141,23 +143,44 @@ def drift_overlays(report: dict[str, Any], frames: dict[str, Any]) -> dict[str, 
     return out
 
 
-def _stats(frame: Any, column: str) -> dict[str, Any]:
-    s = frame.get_column(column)
-    out: dict[str, Any] = {"missing": int(s.null_count()), "distinct": int(s.n_unique())}
-    if s.dtype.is_numeric():
-        v = s.drop_nulls().cast(float)
-        out["mean"] = _num(v.mean()) if v.len() else None
-        out["min"] = _num(v.min()) if v.len() else None
-        out["max"] = _num(v.max()) if v.len() else None
+def _stats(frame: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Missing, distinct (and mean, min, max of numeric columns) of ``names``, in one query."""
+    import polars as pl
+
+    schema = frame.schema
+    exact = frame.height <= EXACT_DISTINCT_ROWS
+    exprs = []
+    for i, name in enumerate(names):
+        col = pl.col(name)
+        distinct = col.n_unique() if exact else col.approx_n_unique()
+        exprs += [col.null_count().alias(f"{i}|missing"), distinct.alias(f"{i}|distinct")]
+        if schema[name].is_numeric():
+            num = col.cast(pl.Float64)
+            exprs += [
+                num.mean().alias(f"{i}|mean"),
+                num.min().alias(f"{i}|min"),
+                num.max().alias(f"{i}|max"),
+            ]
+    row = frame.lazy().select(exprs).collect().row(0, named=True) if exprs else {}
+    out: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in row.items():
+        i, stat = key.split("|")
+        out[names[int(i)]][stat] = int(value) if stat in ("missing", "distinct") else _num(value)
     return out
 
 
 def before_after(before: Any, after: Any) -> list[dict[str, Any]]:
     rows = []
     names = [c for c in before.columns if c != ROW_ID][:BEFORE_AFTER_COLUMNS]
+    stats_before = _stats(before, names)
+    stats_after = _stats(after, [n for n in names if n in after.columns])
     for name in names:
-        entry: dict[str, Any] = {"column": name, "before": _stats(before, name)}
-        entry["after"] = _stats(after, name) if name in after.columns else None
+        entry: dict[str, Any] = {
+            "column": name,
+            "before": stats_before[name],
+            "distinct_exact": max(before.height, after.height) <= EXACT_DISTINCT_ROWS,
+        }
+        entry["after"] = stats_after.get(name)
         entry["dtype_before"] = str(before.schema[name])
         entry["dtype_after"] = str(after.schema[name]) if name in after.columns else None
         rows.append(entry)

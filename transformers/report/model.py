@@ -525,10 +525,14 @@ def _clean_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
             ]
             for b in ba
         ]
+        notes = []
+        if not all(b.get("distinct_exact", True) for b in ba):
+            notes.append("Distinct counts are estimates (HyperLogLog) for inputs this large.")
         sections.append(
             _section(
                 "before-after",
                 "Columns before and after",
+                notes=notes,
                 charts=[
                     {
                         "kind": "bars",

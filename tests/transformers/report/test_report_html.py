@@ -330,3 +330,18 @@ def test_a_10_million_row_profile_stays_within_the_size_bound(runs):
     assert len(html.encode()) < MAX_BYTES
     assert "10,000,000" in html
     assert len(bars(html, "missing-by-column")) == MISSING_BARS
+
+
+def test_before_after_distinct_counts_are_estimated_only_for_large_inputs(monkeypatch):
+    from transformers.report import figures
+
+    frame = pl.DataFrame({"a": list(range(5000)), "b": ["x", "y"] * 2500})
+    exact = figures.before_after(frame, frame.head(100))
+    assert exact[0]["before"]["distinct"] == 5000 and exact[0]["after"]["distinct"] == 100
+    assert exact[0]["distinct_exact"] and exact[1]["before"]["missing"] == 0
+    monkeypatch.setattr(figures, "EXACT_DISTINCT_ROWS", 1000)
+    approx = figures.before_after(frame, frame)
+    assert not approx[0]["distinct_exact"]
+    assert abs(approx[0]["before"]["distinct"] - 5000) < 5000 * 0.05
+    report = {"tool_id": "clean-my-data", "figures": {"before_after": approx}, "agents": []}
+    assert "Distinct counts are estimates" in render_html(report)
