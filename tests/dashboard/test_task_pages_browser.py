@@ -259,6 +259,25 @@ def test_each_tools_report_renders_with_its_numbers_and_reaches_nothing(
         assert console_errors(driver) == []
         full_page_screenshot(driver, ARTIFACTS / "dashboard-tasks.png")
 
+        # Phone width: the pages do not scroll sideways; wide tables scroll in their box.
+        for path, shot in (
+            ("/dashboard/tasks", "dashboard-tasks-phone.png"),
+            (f"/dashboard/tasks/{tasks['profile-my-data']}", "dashboard-task-phone.png"),
+        ):
+            driver.set_window_size(390, 1800)
+            driver.get(gateway_url + path)
+            wait_js(driver, "return document.getElementById('app').dataset.loaded === 'true'", 30)
+            time.sleep(0.5)
+            assert driver.execute_script(
+                "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+            ), path
+            assert driver.execute_script(
+                "return [...document.querySelectorAll('input, select, textarea')]"
+                ".every((e) => e.labels.length || e.getAttribute('aria-label'))"
+            ), path
+            driver.save_screenshot(str(ARTIFACTS / shot))
+        driver.set_window_size(1280, 1600)
+
 
 def test_a_whole_analysis_from_the_dashboard(make_tenant, worker, gateway_url, tmp_path: Path):
     from selenium.webdriver.common.by import By
