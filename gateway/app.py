@@ -11,7 +11,7 @@ from gateway.errors import install_error_handlers
 from gateway.metrics import router as metrics_router
 from gateway.operation_ids import operation_id
 from gateway.ratelimit import install_rate_limits
-from gateway.routers import admin, billing, health, me, stripe_webhook, tasks, tools
+from gateway.routers import admin, billing, health, me, reports, stripe_webhook, tasks, tools
 from gateway.routers.auth_session import router as auth_session_router
 from gateway.routers.usage import router as usage_router
 
@@ -33,7 +33,7 @@ def create_app() -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
-    for module in (health, me, tools, tasks, billing, stripe_webhook, admin):
+    for module in (health, me, tools, reports, tasks, billing, stripe_webhook, admin):
         app.include_router(module.router)
     app.include_router(tasks.callbacks_router)  # GET /v1/callbacks/secret
     app.include_router(auth_session_router)

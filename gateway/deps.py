@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -39,6 +40,22 @@ def api_key_from(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+#: Writes the dashboard's "new analysis" form makes with its session token, on top of
+#: ``session_tokens.SESSION_WRITE_PATHS``: create a task, upload its files, process it. The token
+#: is sent as a header (never a cookie), so no other site can make these requests on its behalf;
+#: cancel, delete and everything else stay API-key only.
+DASHBOARD_TASK_WRITES = (
+    ("POST", re.compile(r"^/v1/tasks$")),
+    ("PUT", re.compile(r"^/v1/tasks/[^/]+/files/[^/]+$")),
+    ("POST", re.compile(r"^/v1/tasks/[^/]+/process$")),
+)
+
+
+def dashboard_task_write(request: Request) -> bool:
+    path = request.url.path
+    return any(request.method == m and p.match(path) for m, p in DASHBOARD_TASK_WRITES)
+
+
 def resolve_principal(request: Request) -> Principal:
     """Who is calling: the API key (or dashboard session token) resolved to a principal, once
     per request (kept on ``request.state``). Blocking; the rate limiter calls it from its
@@ -54,7 +71,8 @@ def resolve_principal(request: Request) -> Principal:
     key = _credential(request)
     if session_tokens.is_session_token(key):
         # A dashboard session (POST /v1/auth/session): reads, and only the writes it needs.
-        session_tokens.check_allowed(request)
+        if not dashboard_task_write(request):
+            session_tokens.check_allowed(request)
         principal = session_tokens.authenticate(key)
         request.state.via_session_token = True
     else:

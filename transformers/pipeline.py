@@ -229,7 +229,9 @@ def _run(
             timings={**timings, "total_ms": _ms(started)},
         )
         final_frame = current if tool.chained else None
-        files = write_report_outputs(report, ordered, work_dir / "report", final_frame)
+        files = write_report_outputs(
+            report, ordered, work_dir / "report", final_frame, frames=frames
+        )
 
     # 7. Upload.
     with _span("pipeline.upload", job):

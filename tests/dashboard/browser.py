@@ -63,6 +63,9 @@ def chrome(profile_dir: Path, width: int = 1280, height: int = 1600) -> Iterator
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--window-size={width},{height}")
+    # Console messages and network events, for tests that check a page logs no error and
+    # makes no request it should not (driver.get_log("browser" | "performance")).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:

@@ -35,12 +35,32 @@ def test_a_session_token_reads_what_the_key_reads_and_never_contains_the_key(
     assert httpx.get(f"{gateway_url}/v1/tasks", headers=h).status_code == 200
 
 
-def test_a_session_token_cannot_submit_work_or_mint_sessions(make_tenant, gateway_url):
+def test_a_session_token_runs_the_dashboard_form_and_nothing_else(make_tenant, gateway_url):
+    """The "new analysis" form's three writes (create, upload, process) pass with a session
+    token; cancel, delete and minting another session stay API-key only."""
     tc = make_tenant(credits=100)
     h = _bearer(_session(gateway_url, tc.api_key)["token"])
     r = httpx.post(f"{gateway_url}/v1/tasks", headers=h, json={"tool_id": "profile-my-data"})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "SESSION_TOKEN_NOT_ALLOWED"
-    assert httpx.post(f"{gateway_url}/v1/auth/session", headers=h).status_code == 403
+    assert r.status_code == 201, r.text
+    task_id = r.json()["task_id"]
+    r = httpx.put(
+        f"{gateway_url}/v1/tasks/{task_id}/files/primary",
+        headers=h,
+        params={"filename": "a.csv"},
+        content=b"a,b\n1,2\n",
+    )
+    assert r.status_code == 200, r.text
+    for method, path in (
+        ("POST", f"/v1/tasks/{task_id}/cancel"),
+        ("DELETE", f"/v1/tasks/{task_id}"),
+        ("POST", "/v1/auth/session"),
+        ("POST", "/v1/admin/tenants"),
+    ):
+        r = httpx.request(method, f"{gateway_url}{path}", headers=h)
+        assert r.status_code == 403, (method, path, r.text)
+        assert r.json()["error"]["code"] == "SESSION_TOKEN_NOT_ALLOWED", (method, path)
+    r = httpx.post(f"{gateway_url}/v1/tasks/{task_id}/process", headers=h)
+    assert r.status_code == 202, r.text
     # The one write the dashboard makes gets past authentication (whatever billing answers).
     r = httpx.post(f"{gateway_url}/v1/billing/top-ups", headers=h, json={"package_id": "small"})
     assert r.status_code not in (401, 403), r.text

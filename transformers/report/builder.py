@@ -87,6 +87,9 @@ def _change_summary(results: list[AgentResult]) -> dict[str, Any] | None:
         by_agent[r.agent_id] = dict(sorted(counts.items()))
         by_kind.update(counts)
     columns = Counter(c.column for r in results for c in r.changes if c.column is not None)
+    rules: Counter[tuple[str, str, str]] = Counter(
+        (r.agent_id, str(c.rule), str(c.kind)) for r in results for c in r.changes
+    )
     return {
         "total": sum(by_kind.values()),
         "by_kind": dict(sorted(by_kind.items())),
@@ -95,6 +98,10 @@ def _change_summary(results: list[AgentResult]) -> dict[str, Any] | None:
             {c.row_id for r in results for c in r.changes if c.row_id is not None}
         ),
         "top_columns": [{"column": c, "changes": n} for c, n in columns.most_common(10)],
+        "by_agent_rule": [
+            {"agent_id": a, "rule": rule, "kind": kind, "count": n}
+            for (a, rule, kind), n in rules.most_common()
+        ],
     }
 
 

@@ -96,8 +96,16 @@ REC_COLUMNS = ["agent_id", "priority", "text", "effort", "id"]
 ROW_ISSUE_COLUMNS = ["row_id", "column", "issue_type", "severity", "value", "message"]
 
 
-def write_report_workbook(report: dict[str, Any], path: Path) -> None:
+def write_report_workbook(
+    report: dict[str, Any], path: Path, model: dict[str, Any] | None = None
+) -> None:
+    """Summary, then the report model's sections (the same tables and chart data as
+    report.html), then one sheet per agent."""
     import xlsxwriter
+
+    from transformers.report.model import report_model
+
+    model = model or report_model(report)
 
     workbook = xlsxwriter.Workbook(
         str(path),
@@ -105,8 +113,14 @@ def write_report_workbook(report: dict[str, Any], path: Path) -> None:
     )
     try:
         _summary_sheet(workbook, report)
+        sections = [s for s in model["sections"] if s["id"] not in ("alerts", "agents")]
         agents = report.get("agents", [])
-        names = sheet_names([a.get("agent_id", "agent") for a in agents])
+        names = sheet_names(
+            [s["title"] for s in sections] + [a.get("agent_id", "agent") for a in agents]
+        )
+        for section, name in zip(sections, names, strict=False):
+            _section_sheet(workbook, name, section)
+        names = names[len(sections) :]
         for agent, name in zip(agents, names, strict=True):
             _agent_sheet(workbook, name, agent)
     finally:
@@ -196,4 +210,49 @@ def _agent_sheet(workbook: Any, name: str, agent: dict[str, Any]) -> None:
         )
     )
     s.table(ROW_ISSUE_COLUMNS, rows[:SHEET_ROW_CAP])
+    s.finish()
+
+
+def _chart_rows(chart: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """A chart's data as a table: what the HTML draws, the workbook lists."""
+    kind = chart["kind"]
+    series = chart.get("series", ["value", "overlay"])
+    if kind == "bars":
+        cols = ["label", series[0]] + (
+            [series[1]] if any("overlay" in i for i in chart["items"]) else []
+        )
+        return cols, [
+            {"label": i.get("label"), series[0]: i.get("value"), series[1]: i.get("overlay")}
+            for i in chart["items"]
+        ]
+    if kind == "histogram":
+        edges, counts = chart["edges"], chart["counts"]
+        overlay = chart.get("overlay")
+        name = series[0] if overlay else "count"
+        cols = ["from", "to", name] + ([series[1]] if overlay else [])
+        return cols, [
+            {"from": edges[k], "to": edges[k + 1], name: c}
+            | ({series[1]: overlay[k]} if overlay else {})
+            for k, c in enumerate(counts)
+        ]
+    return [], []  # heatmaps come with their matrix as a table
+
+
+def _section_sheet(workbook: Any, name: str, section: dict[str, Any]) -> None:
+    s = _Sheet(workbook, name)
+    s.line([section["title"]], s.title)
+    for note in section.get("notes", []):
+        s.line([note])
+    blocks = [section, *section.get("details", [])]
+    for block in blocks:
+        if block is not section:
+            s.heading(block["title"])
+        for chart in block.get("charts", []):
+            cols, rows = _chart_rows(chart)
+            if cols:
+                s.heading(chart.get("title", ""))
+                s.table(cols, rows)
+        for t in block.get("tables", []):
+            s.heading(t["title"])
+            s.table(t["columns"], [dict(zip(t["columns"], r, strict=False)) for r in t["rows"]])
     s.finish()

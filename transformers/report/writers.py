@@ -9,10 +9,14 @@ from typing import Any
 
 from transformers.contract import ROW_ID, AgentResult, OutputFile
 from transformers.report.excel import write_report_workbook
+from transformers.report.figures import compute_figures
+from transformers.report.html import render_html
+from transformers.report.model import report_model
 from transformers.serialization import jsonable
 
 REPORT_JSON = "report.json"
 REPORT_XLSX = "report.xlsx"
+REPORT_HTML = "report.html"
 ROW_ISSUES_CSV = "row_level_issues.csv"
 CHANGE_LOG_CSV = "change_log.csv"
 SKIPPED_LINES_CSV = "skipped_lines.csv"
@@ -25,6 +29,7 @@ _CT = {
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
 }
 
 
@@ -46,13 +51,20 @@ def _name(wanted: str, taken: set[str]) -> str:
 
 
 def write_report_outputs(
-    report: dict[str, Any], results: list[AgentResult], work_dir: Path, final_frame: Any
+    report: dict[str, Any],
+    results: list[AgentResult],
+    work_dir: Path,
+    final_frame: Any,
+    frames: dict[str, Any] | None = None,
 ) -> list[OutputFile]:
-    """Write report.json, report.xlsx, row_level_issues.csv (complete), change_log.csv (when
-    any agent changed data) and skipped_lines.csv (when input lines were skipped).
+    """Write report.json, report.xlsx, report.html, row_level_issues.csv (complete),
+    change_log.csv (when any agent changed data) and skipped_lines.csv (when input lines were
+    skipped).
 
-    ``final_frame`` (the chained tool's last frame, or None) only has its shape recorded in the
-    report; data-changing tools' writeback agents write the data files themselves.
+    ``frames`` (the parsed inputs by role) and ``final_frame`` (the chained tool's last frame, or
+    None) feed the figures (``figures.py``: histograms, correlations, drift overlays, before/after,
+    clusters) stored in the report as ``figures``; data-changing tools' writeback agents write the
+    data files themselves.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +73,7 @@ def write_report_outputs(
         columns = [c for c in final_frame.columns if c != ROW_ID]
         report["final_data"] = {"rows": int(final_frame.height), "columns": len(columns)}
 
+    report["figures"] = compute_figures(report, frames, final_frame)
     files: list[OutputFile] = []
     issues_path = work_dir / _name(ROW_ISSUES_CSV, taken)
     with issues_path.open("w", encoding="utf-8", newline="") as f:
@@ -123,21 +136,26 @@ def write_report_outputs(
 
     xlsx_path = work_dir / _name(REPORT_XLSX, taken)
     json_path = work_dir / _name(REPORT_JSON, taken)
+    html_path = work_dir / _name(REPORT_HTML, taken)
     report["outputs"] = [
         {"name": o.name, "kind": o.kind}
         for o in [
             OutputFile(json_path.name, json_path, "report"),
             OutputFile(xlsx_path.name, xlsx_path, "report"),
+            OutputFile(html_path.name, html_path, "report"),
             *files,
         ]
     ] + [
         {"name": o.name, "kind": o.kind, "agent_id": r.agent_id} for r in results for o in r.outputs
     ]
-    write_report_workbook(report, xlsx_path)
+    model = report_model(report)
+    write_report_workbook(report, xlsx_path, model)
+    html_path.write_text(render_html(report, model), encoding="utf-8")
     with json_path.open("w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, default=str)
     return [
         OutputFile(json_path.name, json_path, "report", _CT["json"]),
         OutputFile(xlsx_path.name, xlsx_path, "report", _CT["xlsx"]),
+        OutputFile(html_path.name, html_path, "report", _CT["html"]),
         *files,
     ]

@@ -134,7 +134,8 @@ function taskRow(t) {
   let row = document.querySelector(`#tasks tr[data-task-id="${t.task_id}"]`);
   if (!row) {
     row = el("tr", { "data-task-id": t.task_id },
-      el("td", { class: "mono", title: t.task_id }, t.task_id.slice(0, 8)),
+      el("td", { class: "mono", title: t.task_id },
+        el("a", { href: `/dashboard/tasks/${encodeURIComponent(t.task_id)}` }, t.task_id.slice(0, 8))),
       el("td", {}, t.tool_id),
       el("td", { class: "task-status" }),
       el("td", { class: "num task-progress" }),

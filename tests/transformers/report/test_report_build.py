@@ -177,7 +177,13 @@ def test_outputs_complete_csv_capped_json_and_safe_workbook(tmp_path: Path) -> N
     final = pl.DataFrame({ROW_ID: [0, 1], "a": [1, 2], "b": ["x", "y"]})
     files = write_report_outputs(report, results, tmp_path / "report", final)
     by_name = {f.name: f for f in files}
-    assert set(by_name) == {"report.json", "report.xlsx", "row_level_issues.csv", "change_log.csv"}
+    assert set(by_name) == {
+        "report.json",
+        "report.xlsx",
+        "report.html",
+        "row_level_issues.csv",
+        "change_log.csv",
+    }
     assert {f.kind for f in files} == {"report", "issues", "changes"}
     for f in files:
         assert f.path is not None and f.path.exists()
@@ -218,8 +224,9 @@ def test_outputs_complete_csv_capped_json_and_safe_workbook(tmp_path: Path) -> N
     }
 
     wb = openpyxl.load_workbook(tmp_path / "report" / "report.xlsx")
-    assert wb.sheetnames == [
-        "Summary",
+    # Summary, the report model's sections (the same as report.html's), then one per agent.
+    assert wb.sheetnames[0] == "Summary" and "Changes by agent and rule" in wb.sheetnames
+    assert wb.sheetnames[-4:] == [
         "unified-profiler",
         "type-fixer",
         "duplicate-resolver",
@@ -240,7 +247,12 @@ def test_outputs_complete_csv_capped_json_and_safe_workbook(tmp_path: Path) -> N
 def test_profile_run_has_no_change_log(tmp_path: Path) -> None:
     report = build([profiler(2)])
     files = write_report_outputs(report, [profiler(2)], tmp_path, None)
-    assert {f.name for f in files} == {"report.json", "report.xlsx", "row_level_issues.csv"}
+    assert {f.name for f in files} == {
+        "report.json",
+        "report.xlsx",
+        "report.html",
+        "row_level_issues.csv",
+    }
     assert "final_data" not in report
 
 
