@@ -26,6 +26,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/v1/tasks/{task_id}/events"): "tasks_events",
     ("GET", "/v1/tasks/{task_id}/report"): "tasks_report",
     ("GET", "/v1/tasks/{task_id}/outputs"): "tasks_outputs",
+    ("GET", "/v1/tasks/{task_id}/report.html"): "tasks_report_html",
     ("GET", "/v1/callbacks/secret"): "callbacks_secret_get",
     ("POST", "/v1/billing/estimate"): "billing_estimate",
     ("GET", "/v1/billing/wallet"): "billing_wallet_get",

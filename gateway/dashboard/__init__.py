@@ -23,14 +23,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
-import transformers
 from core.settings import get_settings
 
 STATIC = Path(__file__).parent / "static"
 
 #: The report's stylesheet (``transformers/report/report.css``, inlined into every report.html):
-#: read as a file, so the gateway never imports the analysis engine.
-_REPORT_CSS = Path(transformers.__file__).parent / "report" / "report.css"
+#: read as a file beside this package (source tree or site-packages alike), so the gateway never
+#: imports the analysis engine.
+_REPORT_CSS = Path(__file__).resolve().parents[2] / "transformers" / "report" / "report.css"
 REPORT_CSS_HASH = (
     "sha256-"
     + base64.b64encode(

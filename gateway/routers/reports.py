@@ -12,11 +12,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from core.errors import ConflictError
-from gateway.deps import SessionDep, StorageDep, TenantDep
+from gateway.deps import Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from workers import service
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=responses(401, 429, 503))
+router = APIRouter(
+    prefix="/v1/tasks",
+    tags=["tasks"],
+    dependencies=[Scope("tasks")],
+    responses=responses(401, 403, 429, 503),
+)
 
 REPORT_HTML = "report.html"
 REPORT_HEADERS = {

@@ -33,6 +33,8 @@ PUBLIC = {
     "/dashboard",
     "/dashboard/ops",
     "/dashboard/config.json",
+    "/dashboard/tasks",
+    "/dashboard/tasks/{task_id}",
 }
 
 
