@@ -44,12 +44,33 @@ def send_now(send: PendingSend) -> None:
     app.send_task(send.name, args=list(send.args), queue=send.queue, countdown=send.countdown)
 
 
+def warm_publisher() -> bool:
+    """Open a broker connection and channel now and leave them in Celery's producer pool, so
+    the first publish after a commit does not pay for the connect (the gateway calls it at
+    startup, off the event loop). False, logged, when the broker is not reachable."""
+    from workers.app import app
+
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+            _ = producer.channel  # the channel (and its Redis client) is made here
+        return True
+    except Exception as exc:
+        log.warning("task.publisher_warmup_failed error=%s", type(exc).__name__)
+        return False
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     pending: list[PendingSend] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    from core.telemetry import stage
+
     for send in pending:
         try:
-            send_now(send)
+            with stage("enqueue.publish", queue=send.queue):
+                send_now(send)
             log.info("task.enqueued name=%s args=%s queue=%s", send.name, send.args, send.queue)
         except Exception:
             # The row is committed as QUEUED: the sweeper re-sends a message that never left.

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import service as billing
 from core.db import utcnow
@@ -139,21 +140,30 @@ def record_file(
     return existing
 
 
-def verify_files(task: Task, storage: Storage) -> None:
-    """Every required role uploaded, and each object really in S3 with its recorded size."""
+def verify_files(
+    task: Task, storage: Storage, *, already_checked: dict[str, int] | None = None
+) -> None:
+    """Every required role uploaded, and each object really in S3 with its recorded size: one
+    HEAD per file, none for a file whose size a HEAD of this request already read
+    (``already_checked``: key -> size)."""
     tool = get_tool(task.tool_id)
+    checked = already_checked or {}
     missing = [r.name for r in tool.file_roles if r.required and task.file(r.name) is None]
     for f in task.files:
-        info = storage.head(f.key)
-        if info is None:
+        if f.key in checked:
+            size: int | None = checked[f.key]
+        else:
+            info = storage.head(f.key)
+            size = None if info is None else info.size
+        if size is None:
             missing.append(f.role)
-        elif f.size is not None and info.size != f.size:
+        elif f.size is not None and size != f.size:
             raise MissingFile(
-                f"The {f.role} file in storage has {info.size} bytes, expected {f.size}",
-                details={"role": f.role, "expected": f.size, "actual": info.size},
+                f"The {f.role} file in storage has {size} bytes, expected {f.size}",
+                details={"role": f.role, "expected": f.size, "actual": size},
             )
         else:
-            f.size = info.size
+            f.size = size
     if missing:
         raise MissingFile(
             f"Upload the {', '.join(sorted(set(missing)))} file before processing",
@@ -208,27 +218,27 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
         )
 
 
-def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> Task:
+def process_task(session: Session, task: Task, plan: Plan) -> Task:
     """CREATED -> QUEUED with a credit hold, in one transaction; the message goes after commit.
 
-    The conditional update makes two concurrent calls enqueue the task once: the loser sees
-    the row already QUEUED and gets 409 with the current status.
+    The caller holds the task's row lock, checked that it is CREATED and verified its files.
+    The conditional update still makes two concurrent calls enqueue the task once (SQLite has
+    no row lock): the loser sees the row already QUEUED and gets 409 with the current status.
     """
-    lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-    verify_files(task, storage)
     tool = get_tool(task.tool_id)
     roles = {f.role for f in task.files}
     est = billing.estimate(session, tool, list(task.agents), roles)
     # Lock the tenant's wallet first: it serialises this tenant's holds and quota counts.
     billing.lock_wallet(session, task.tenant_id)
     _check_concurrency(session, task, plan)
+    now = utcnow()
     claimed = session.execute(
         update(Task)
         .where(Task.id == task.id, Task.status == TaskStatus.CREATED)
         .values(
             status=TaskStatus.QUEUED,
-            queued_at=utcnow(),
-            enqueued_at=utcnow(),
+            queued_at=now,
+            enqueued_at=now,
             credits_held=est.credits,
         )
         .execution_options(synchronize_session=False)
@@ -240,7 +250,15 @@ def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> 
     for run in task.runs:
         run.price = est.per_agent.get(run.agent_id, 0)
     session.flush()
-    session.refresh(task)
+    # The row as updated, without a re-read (and no second UPDATE): the statement above set
+    # exactly these.
+    for name, value in (
+        ("status", TaskStatus.QUEUED.value),
+        ("queued_at", now),
+        ("enqueued_at", now),
+        ("credits_held", est.credits),
+    ):
+        set_committed_value(task, name, value)
     enqueue_processing(session, task.id, task.tenant_id, task.tool_id)
     return task
 

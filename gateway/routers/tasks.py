@@ -20,6 +20,7 @@ from core.db import session_scope, utcnow
 from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
 from core.settings import get_settings
 from core.storage import Storage, input_key
+from core.telemetry import stage
 from gateway import uploads
 from gateway.deps import PlanDep, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
@@ -36,7 +37,8 @@ from gateway.schemas import (
     TaskPage,
     UploadSlot,
 )
-from tenants.models import Plan, Tenant
+from tenants import service as tenants
+from tenants.models import Plan
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
 from workers import lifecycle, service
@@ -304,16 +306,8 @@ async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 def _plan_of(principal: Principal) -> Plan:
-    with session_scope() as session:
-        return _plan(session, principal)
-
-
-def _plan(session: Session, principal: Principal) -> Plan:
-    tenant = session.get(Tenant, principal.tenant_id)
-    assert tenant is not None
-    plan: Plan = tenant.plan
-    session.expunge(plan)
-    return plan
+    assert principal.tenant_id is not None
+    return tenants.plan_of(principal.tenant_id, principal.plan_id)
 
 
 def _check_slot(
@@ -456,14 +450,20 @@ async def upload_file(
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
+    """One lock, one lifecycle check, one HEAD per file, the plan from its cache; the message
+    is published after the commit (``workers.enqueue``). Each stage is a span."""
     assert principal.tenant_id is not None
+    plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
     with session_scope() as session:
         # The row lock serialises concurrent calls on one task: the first queues it, the
         # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
-        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
-        lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-        _adopt_presigned_uploads(session, task, storage)
-        plan = session.get(Tenant, principal.tenant_id).plan  # type: ignore[union-attr]
+        with stage("gateway.lock"):
+            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+        with stage("gateway.lifecycle"):
+            lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
+        with stage("gateway.storage"):
+            headed = _adopt_presigned_uploads(session, task, storage, plan)
+            service.verify_files(task, storage, already_checked=headed)
         # The plan's size limits travel with the task: the worker's reader enforces them.
         task.options = {
             **(task.options or {}),
@@ -471,17 +471,25 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
             "max_columns": plan.max_columns,
             "max_cell_length": plan.max_cell_length,
         }
-        task = service.process_task(session, task, plan, storage)
-        return ProcessAccepted(task_id=task.id, status=task.status, credits_held=task.credits_held)
+        with stage("gateway.hold"):
+            task = service.process_task(session, task, plan)
+        accepted = ProcessAccepted(
+            task_id=task.id, status=task.status, credits_held=task.credits_held
+        )
+        # session_scope commits here ("gateway.commit"); the publish follows the commit.
+    return accepted
 
 
-def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> None:
+def _adopt_presigned_uploads(
+    session: Session, task: Task, storage: Storage, plan: Plan
+) -> dict[str, int]:
     """Files PUT to presigned URLs: record them and check size, content and format like
-    gateway uploads (the SHA-256 is computed by reading the object once)."""
+    gateway uploads (the SHA-256 is computed by reading the object once). Answers the size
+    each HEAD found, by key, so the file is not HEADed twice."""
+    headed: dict[str, int] = {}
     if task.status != TaskStatus.CREATED:
-        return
+        return headed
     tool = get_tool(task.tool_id)
-    plan = session.get(Tenant, task.tenant_id).plan  # type: ignore[union-attr]
     filenames = (task.options or {}).get("filenames") or {}
     for role in tool.file_roles:
         if task.file(role.name) is not None:
@@ -491,6 +499,7 @@ def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> 
         info = storage.head(key)
         if info is None:
             continue
+        headed[key] = info.size
         if info.size > plan.max_file_bytes:
             storage.delete(key)
             raise uploads.FileTooLarge(
@@ -507,6 +516,7 @@ def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> 
         service.record_file(
             session, task, role.name, name, key, size=info.size, sha256=sha256, fmt=fmt
         )
+    return headed
 
 
 @router.post(
