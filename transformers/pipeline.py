@@ -211,7 +211,8 @@ def _run(
             if tool.chained:
                 current = result.frame
         carry_renames(aliases, result.renames)
-        checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
+        with _span("pipeline.checkpoint", job, agent_id=agent_id):
+            checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
         results[agent_id] = result
         hooks.agent_finished(result, checkpoint)
         result.frame = None  # the checkpoint holds it; free memory
