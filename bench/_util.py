@@ -170,7 +170,7 @@ def wrk(
     if not m:
         raise RuntimeError(f"unexpected wrk output: {out}")
     requests, secs = int(m.group(1)), _ms(m.group(2) + m.group(3)) / 1000
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    lat = dict(re.findall(r"^\s*(50|99)%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.MULTILINE))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = int(bad.group(1)) if bad else 0

@@ -140,18 +140,15 @@ def record_file(
     return existing
 
 
-def verify_files(
-    task: Task, storage: Storage, *, already_checked: dict[str, int] | None = None
-) -> None:
-    """Every required role uploaded, and each object really in S3 with its recorded size: one
-    HEAD per file, none for a file whose size a HEAD of this request already read
-    (``already_checked``: key -> size)."""
+def verify_files(task: Task, storage: Storage, *, listing: dict[str, int] | None = None) -> None:
+    """Every required role uploaded, and each object really in S3 with its recorded size.
+    ``listing`` (key -> size, from one LIST of the task's inputs) answers for every file;
+    without it each file is HEADed once."""
     tool = get_tool(task.tool_id)
-    checked = already_checked or {}
     missing = [r.name for r in tool.file_roles if r.required and task.file(r.name) is None]
     for f in task.files:
-        if f.key in checked:
-            size: int | None = checked[f.key]
+        if listing is not None:
+            size: int | None = listing.get(f.key)
         else:
             info = storage.head(f.key)
             size = None if info is None else info.size

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from core.db import session_scope, utcnow
 from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
 from core.settings import get_settings
-from core.storage import Storage, input_key
+from core.storage import ObjectInfo, Storage, input_key, task_prefix
 from core.telemetry import stage
 from gateway import uploads
 from gateway.deps import PlanDep, SessionDep, StorageDep, TenantDep
@@ -450,7 +450,7 @@ async def upload_file(
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
-    """One lock, one lifecycle check, one HEAD per file, the plan from its cache; the message
+    """One lock, one lifecycle check, one LIST for all files, the plan from its cache; the message
     is published after the commit (``workers.enqueue``). Each stage is a span."""
     assert principal.tenant_id is not None
     plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
@@ -462,8 +462,11 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
         with stage("gateway.lifecycle"):
             lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
         with stage("gateway.storage"):
-            headed = _adopt_presigned_uploads(session, task, storage, plan)
-            service.verify_files(task, storage, already_checked=headed)
+            # One LIST of the task's inputs answers which files are there and their sizes:
+            # one round trip for every role, recorded or PUT to a presigned URL.
+            stored = _stored_inputs(storage, task)
+            _adopt_presigned_uploads(session, task, storage, plan, stored)
+            service.verify_files(task, storage, listing=stored)
         # The plan's size limits travel with the task: the worker's reader enforces them.
         task.options = {
             **(task.options or {}),
@@ -480,15 +483,29 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
     return accepted
 
 
+def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
+    """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from core.errors import DependencyUnavailableError
+
+    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
+    try:
+        return {o.key: o.size for o in storage.list_keys(prefix)}
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailableError(
+            "Object storage is unavailable", details={"reason": type(exc).__name__}
+        ) from exc
+
+
 def _adopt_presigned_uploads(
-    session: Session, task: Task, storage: Storage, plan: Plan
-) -> dict[str, int]:
-    """Files PUT to presigned URLs: record them and check size, content and format like
-    gateway uploads (the SHA-256 is computed by reading the object once). Answers the size
-    each HEAD found, by key, so the file is not HEADed twice."""
-    headed: dict[str, int] = {}
+    session: Session, task: Task, storage: Storage, plan: Plan, stored: dict[str, int]
+) -> None:
+    """Files PUT to presigned URLs (found in ``stored``, the listing of the task's inputs):
+    record them and check size, content and format like gateway uploads (the SHA-256 is
+    computed by reading the object once)."""
     if task.status != TaskStatus.CREATED:
-        return headed
+        return
     tool = get_tool(task.tool_id)
     filenames = (task.options or {}).get("filenames") or {}
     for role in tool.file_roles:
@@ -496,10 +513,9 @@ def _adopt_presigned_uploads(
             continue
         name = uploads.clean_filename(filenames.get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
-        info = storage.head(key)
-        if info is None:
+        if key not in stored:
             continue
-        headed[key] = info.size
+        info = ObjectInfo(key, stored[key])
         if info.size > plan.max_file_bytes:
             storage.delete(key)
             raise uploads.FileTooLarge(
@@ -516,7 +532,6 @@ def _adopt_presigned_uploads(
         service.record_file(
             session, task, role.name, name, key, size=info.size, sha256=sha256, fmt=fmt
         )
-    return headed
 
 
 @router.post(
