@@ -41,7 +41,16 @@ def enqueue_callback(session: Session, task_id: str) -> None:
 def send_now(send: PendingSend) -> None:
     from workers.app import app
 
-    app.send_task(send.name, args=list(send.args), queue=send.queue, countdown=send.countdown)
+    # ignore_result: nobody waits on these Celery results (the task row is the source of
+    # truth), and without it every publish SUBSCRIBEs the gateway to the result's channel,
+    # a Redis round trip and a subscription that is never released.
+    app.send_task(
+        send.name,
+        args=list(send.args),
+        queue=send.queue,
+        countdown=send.countdown,
+        ignore_result=True,
+    )
 
 
 def warm_publisher() -> bool:

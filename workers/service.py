@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from typing import Any, NoReturn
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -171,14 +171,16 @@ def verify_files(task: Task, storage: Storage, *, listing: dict[str, int] | None
 def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
     """Runs while the tenant's wallet row is locked, so concurrent calls count one by one."""
     active = [s.value for s in ACTIVE_STATUSES]
-    total = (
-        session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.tenant_id == task.tenant_id, Task.status.in_(active))
+    # Both counts in one statement: the tenant's active tasks, and those of this tool.
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Task.tool_id == task.tool_id, 1), else_=0)), 0),
         )
-        or 0
-    )
+        .select_from(Task)
+        .where(Task.tenant_id == task.tenant_id, Task.status.in_(active))
+    ).one()
+    total, per_tool = int(row[0] or 0), int(row[1] or 0)
     if total >= plan.max_concurrent_tasks:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks} tasks may be queued or processing at once",
@@ -189,18 +191,6 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
             },
             headers={"Retry-After": "30"},
         )
-    per_tool = (
-        session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(
-                Task.tenant_id == task.tenant_id,
-                Task.tool_id == task.tool_id,
-                Task.status.in_(active),
-            )
-        )
-        or 0
-    )
     if per_tool >= plan.max_concurrent_tasks_per_tool:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks_per_tool} {task.tool_id} tasks may be"
@@ -229,6 +219,13 @@ def process_task(session: Session, task: Task, plan: Plan) -> Task:
     billing.lock_wallet(session, task.tenant_id)
     _check_concurrency(session, task, plan)
     now = utcnow()
+    # The plan's size limits travel with the task: the worker's reader enforces them.
+    options = {
+        **(task.options or {}),
+        "max_rows": plan.max_rows,
+        "max_columns": plan.max_columns,
+        "max_cell_length": plan.max_cell_length,
+    }
     claimed = session.execute(
         update(Task)
         .where(Task.id == task.id, Task.status == TaskStatus.CREATED)
@@ -237,6 +234,7 @@ def process_task(session: Session, task: Task, plan: Plan) -> Task:
             queued_at=now,
             enqueued_at=now,
             credits_held=est.credits,
+            options=options,
         )
         .execution_options(synchronize_session=False)
     )
@@ -254,6 +252,7 @@ def process_task(session: Session, task: Task, plan: Plan) -> Task:
         ("queued_at", now),
         ("enqueued_at", now),
         ("credits_held", est.credits),
+        ("options", options),
     ):
         set_committed_value(task, name, value)
     enqueue_processing(session, task.id, task.tenant_id, task.tool_id)

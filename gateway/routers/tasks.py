@@ -467,13 +467,6 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
             stored = _stored_inputs(storage, task)
             _adopt_presigned_uploads(session, task, storage, plan, stored)
             service.verify_files(task, storage, listing=stored)
-        # The plan's size limits travel with the task: the worker's reader enforces them.
-        task.options = {
-            **(task.options or {}),
-            "max_rows": plan.max_rows,
-            "max_columns": plan.max_columns,
-            "max_cell_length": plan.max_cell_length,
-        }
         with stage("gateway.hold"):
             task = service.process_task(session, task, plan)
         accepted = ProcessAccepted(
