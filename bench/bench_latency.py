@@ -13,7 +13,7 @@ tool), then measures, in this order:
 3. the stage breakdown of the p50 task: a second stack with tracing on, exporting OTLP to a
    receiver in this process, runs ``BENCH_TRACE_N`` tasks; the task whose process → claim is
    the median is printed span by span (gateway: auth, limiter, lock, lifecycle, storage, hold,
-   publish; worker: receive, claim, download, parse, agent, capture, report, upload, final
+   commit, publish; worker: receive, claim, download, parse, agent, capture, report, upload, final
    commit), with SQL and S3 calls folded into their stage. The traced run is separate so that
    the exporter's cost stays out of the figures of 1 and 2.
 """
@@ -49,19 +49,25 @@ def _stack(extra_env: dict[str, str] | None = None) -> Iterator[Any]:
 
     keep = {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}
     environ = {k: v for k, v in os.environ.items() if k in keep}
-    var = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    stack = LocalStack(
-        StackConfig(
-            gateway_port=free_port(),
-            redis_port=free_port(),
-            s3_port=free_port_with_grpc(),
-            var=var,
-            embedded_redis=True,
-            own_s3=True,
-            extra_env=dict(extra_env or {}),
-        ),
-        environ={**environ, "LOG_LEVEL": "WARNING"},
-    ).start()
+    for attempt in range(3):  # a free port can be taken by another process before we bind it
+        var = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+        try:
+            stack = LocalStack(
+                StackConfig(
+                    gateway_port=free_port(),
+                    redis_port=free_port(),
+                    s3_port=free_port_with_grpc(),
+                    var=var,
+                    embedded_redis=True,
+                    own_s3=True,
+                    extra_env=dict(extra_env or {}),
+                ),
+                environ={**environ, "LOG_LEVEL": "WARNING"},
+            ).start()
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     try:
         yield stack
     finally:
@@ -195,6 +201,7 @@ STAGES = (
     "gateway.lifecycle",
     "gateway.storage",
     "gateway.hold",
+    "db.commit",
     "enqueue.publish",
     "worker.receive",
     "worker.claim",

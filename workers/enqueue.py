@@ -69,8 +69,24 @@ def warm_publisher() -> bool:
         return False
 
 
+_COMMIT_SPAN = "agensium_commit_span"
+
+
+@event.listens_for(Session, "before_commit")
+def _open_commit_span(session: Session) -> None:
+    """The commit that releases messages is a span of its own (``db.commit``: the last flush
+    and the database's COMMIT), so a trace shows what the publish waited for."""
+    if session.info.get(_PENDING):
+        from opentelemetry import trace
+
+        session.info[_COMMIT_SPAN] = trace.get_tracer("agensium.stages").start_span("db.commit")
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
+    span = session.info.pop(_COMMIT_SPAN, None)
+    if span is not None:
+        span.end()
     pending: list[PendingSend] = session.info.pop(_PENDING, [])
     if not pending:
         return
@@ -89,3 +105,6 @@ def _send_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    span = session.info.pop(_COMMIT_SPAN, None)
+    if span is not None:
+        span.end()
