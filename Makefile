@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install demo up test lint format bench clean
+.PHONY: install demo up test lint format bench wrk clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,18 @@ $(YDATA_VENV)/bin/python:
 	$(PYTHON) -m venv $(YDATA_VENV)
 	$(YDATA_VENV)/bin/pip install -q --disable-pip-version-check ydata-profiling
 
-bench: install $(YDATA_VENV)/bin/python
+## The HTTP load generator: compiled, from Debian (wrk), pinned to one core by the benches.
+WRK := $(shell command -v wrk 2>/dev/null)
+
+wrk:
+ifeq ($(WRK),)
+	@command -v apt-get >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk
+endif
+
+## BENCH=latency (or gateway, tracing, profile, clean, master, scaling; several with spaces)
+## runs only those parts.
+bench: install wrk $(YDATA_VENV)/bin/python
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[worker,dev,bench]'
 	$(PY) -m bench $(BENCH)
 

@@ -3,7 +3,7 @@
 One trace spans a task: the gateway's HTTP server span (FastAPI) → the Celery publish span
 (the producer injects the trace context into the message headers) → the worker's Celery run
 span → the pipeline's own spans (``pipeline.load``, ``agent <id>``...) → S3 (botocore), SQL
-(SQLAlchemy) and Redis calls made inside them.
+(SQLAlchemy cursor events: ``SELECT tasks``...) and Redis calls made inside them.
 
 Configuration is the standard ``OTEL_*`` environment:
 
@@ -28,8 +28,10 @@ Two deliberate choices:
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -234,16 +236,88 @@ def _propagate_context_into_s3transfer() -> None:
     BoundedExecutor.EXECUTOR_CLS = ContextThreadPoolExecutor  # type: ignore[assignment]
 
 
+_SQL_TABLE = re.compile(
+    r"""\b(?:FROM|INTO|UPDATE|JOIN)\s+("?[A-Za-z_][\w.]*"?)""", re.IGNORECASE | re.DOTALL
+)
+_SQL_SPAN = "_agensium_sql_span"
+
+
+@functools.lru_cache(maxsize=4096)
+def sql_summary(statement: str) -> tuple[str, str | None]:
+    """(statement kind, first table) of a SQL string, e.g. ``("SELECT", "tasks")``. Read from
+    the statement text only (placeholders, never parameters); cached per distinct statement."""
+    text = statement.lstrip()
+    kind = text.split(None, 1)[0].upper() if text else "SQL"
+    if kind == "WITH":  # a CTE: the statement proper follows it
+        m = re.search(r"\)\s*(SELECT|INSERT|UPDATE|DELETE)\b", text, re.IGNORECASE)
+        kind = m.group(1).upper() if m else kind
+    m = _SQL_TABLE.search(text)
+    table = m.group(1).strip('"') if m else None
+    return kind, table
+
+
+def _before_cursor_execute(
+    conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+) -> None:
+    from opentelemetry import trace
+
+    kind, table = sql_summary(statement)
+    attrs: dict[str, Any] = {"db.system": conn.dialect.name, "db.operation.name": kind}
+    if table:
+        attrs["db.collection.name"] = table
+    if executemany:
+        attrs["db.operation.batch"] = True
+    span = _sql_tracer().start_span(
+        f"{kind} {table}" if table else kind, kind=trace.SpanKind.CLIENT, attributes=attrs
+    )
+    if context is not None:
+        setattr(context, _SQL_SPAN, span)
+    else:
+        span.end()
+
+
+def _after_cursor_execute(
+    conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+) -> None:
+    span = getattr(context, _SQL_SPAN, None)
+    if span is not None:
+        span.end()
+        setattr(context, _SQL_SPAN, None)
+
+
+def _handle_error(exception_context: Any) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    context = exception_context.execution_context
+    span = getattr(context, _SQL_SPAN, None) if context is not None else None
+    if span is not None:
+        err = exception_context.original_exception
+        span.set_status(Status(StatusCode.ERROR, type(err).__name__))
+        span.set_attribute("error.type", type(err).__name__)
+        span.end()
+        setattr(context, _SQL_SPAN, None)
+
+
+@functools.lru_cache(maxsize=1)
+def _sql_tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("agensium.sql")
+
+
 def instrument_sqlalchemy() -> None:
+    """A CLIENT span per SQL statement, named by its kind and table (``SELECT tasks``), with
+    ``db.system``, ``db.operation.name`` and ``db.collection.name``; no statement text and no
+    parameters. Hooked on SQLAlchemy's cursor events of the ``Engine`` class, so every engine
+    (made before or after this call) is covered, whatever SQLAlchemy version we run
+    (``opentelemetry-instrumentation-sqlalchemy`` refuses 2.1)."""
     if _once("sqlalchemy"):
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
 
-        from core import db
-
-        # Engines made from now on are wrapped at creation (core.db calls
-        # sqlalchemy.create_engine through the module); one that already exists is added here.
-        engine = db.get_engine() if db.get_engine.cache_info().currsize else None
-        SQLAlchemyInstrumentor().instrument(engine=engine)
+        event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+        event.listen(Engine, "after_cursor_execute", _after_cursor_execute)
+        event.listen(Engine, "handle_error", _handle_error)
 
 
 def instrument_redis() -> None:
@@ -260,6 +334,85 @@ def instrument_fastapi(app: FastAPI) -> None:
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
     )
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@functools.lru_cache(maxsize=1)
+def _stage_tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("agensium.stages")
+
+
+def stage(name: str, **attributes: Any) -> Any:
+    """A span around one stage of a task's platform path (``gateway.lock``, ``worker.claim``...),
+    current while it runs so the SQL, S3 and Redis calls inside it are its children. Without
+    the SDK it is the API's no-op span (a function call)."""
+    return _stage_tracer().start_as_current_span(name, attributes=attributes or None)
+
+
+class StageStart:
+    """ASGI middleware pair around another middleware (the rate limiter): ``StageStart`` opens
+    a span and makes it current, ``StageEnd`` (inside the wrapped middleware) ends it and
+    restores the outer context, so the routes are not the stage's children."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self.app = app
+        self.name = name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") in _QUIET_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+
+        outer = otel_context.get_current()
+        span = _stage_tracer().start_span(self.name)
+        token = otel_context.attach(trace.set_span_in_context(span, outer))
+        scope[f"agensium.stage.{self.name}"] = (span, outer)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope.pop(f"agensium.stage.{self.name}", None) is not None:
+                span.end()  # the wrapped middleware answered by itself (a 429)
+            otel_context.detach(token)
+
+
+class StageEnd:
+    def __init__(self, app: Any, name: str) -> None:
+        self.app = app
+        self.name = name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        opened = scope.pop(f"agensium.stage.{self.name}", None)
+        if opened is None:
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import context as otel_context
+
+        span, outer = opened
+        span.end()
+        token = otel_context.attach(outer)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
+def _wrap_middleware(app: FastAPI, cls_name: str, stage_name: str) -> None:
+    """Put StageStart just outside and StageEnd just inside the middleware named ``cls_name``
+    (``app.user_middleware`` is outermost first)."""
+    from starlette.middleware import Middleware
+
+    names = [getattr(m.cls, "__name__", "") for m in app.user_middleware]
+    if cls_name not in names:
+        return
+    i = names.index(cls_name)
+    app.user_middleware.insert(i + 1, Middleware(StageEnd, name=stage_name))  # type: ignore[arg-type]
+    app.user_middleware.insert(i, Middleware(StageStart, name=stage_name))  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- gateway requests
@@ -345,6 +498,7 @@ def setup_gateway_telemetry(app: FastAPI) -> None:
     app.add_middleware(RequestObservabilityMiddleware)
     if configure_tracing("gateway") is None:
         return
+    _wrap_middleware(app, "RateLimitMiddleware", "gateway.limiter")
     instrument_fastapi(app)
     instrument_celery()
     instrument_botocore()

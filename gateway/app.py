@@ -43,7 +43,18 @@ def create_app() -> FastAPI:
     install_rate_limits(app)
     app.include_router(metrics_router)  # /metrics, /v1/admin/queues
     setup_gateway_telemetry(app)  # last: outside the rate limiter, so 429s count too
+    _warm_publisher_soon()
     return app
+
+
+def _warm_publisher_soon() -> None:
+    """Connect to the broker in the background: the first ``process`` publishes on a warm
+    connection (``workers.enqueue.warm_publisher``)."""
+    import threading
+
+    from workers.enqueue import warm_publisher
+
+    threading.Thread(target=warm_publisher, name="warm-publisher", daemon=True).start()
 
 
 app = create_app()

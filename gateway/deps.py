@@ -14,10 +14,11 @@ from core.db import session_scope
 from core.errors import PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
+from core.telemetry import stage
 from gateway import session_tokens
 from tenants import service as tenants
 from tenants.exceptions import MissingApiKey
-from tenants.models import Plan, Tenant
+from tenants.models import Plan
 from tenants.schemas import TENANT_SCOPES, Principal
 
 
@@ -68,6 +69,11 @@ def resolve_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    with stage("gateway.auth"):
+        return _resolve(request)
+
+
+def _resolve(request: Request) -> Principal:
     key = _credential(request)
     if session_tokens.is_session_token(key):
         # A dashboard session (POST /v1/auth/session): reads, and only the writes it needs.
@@ -88,7 +94,8 @@ async def get_principal(request: Request) -> Principal:
         return cached  # type: ignore[no-any-return]
     key = _credential(request)
     if not session_tokens.is_session_token(key):
-        hit = tenants.cached_principal(key)
+        with stage("gateway.auth", cached=True):
+            hit = tenants.cached_principal(key)
         if hit is not None:
             return _remember(request, hit)
     return await run_in_threadpool(resolve_principal, request)
@@ -175,13 +182,10 @@ def Scope(scope: str) -> Any:
 
 
 def get_plan(principal: TenantDep) -> Plan:
-    """The caller's plan, read fresh (plan changes apply at once), detached from its session."""
-    with session_scope() as session:
-        tenant = session.get(Tenant, principal.tenant_id)
-        assert tenant is not None
-        plan = tenant.plan
-        session.expunge(plan)
-    return plan
+    """The caller's plan (detached), through the plan cache: read once per
+    ``PRINCIPAL_CACHE_SECONDS``, like the principal, and at once after a plan change here."""
+    assert principal.tenant_id is not None
+    return tenants.plan_of(principal.tenant_id, principal.plan_id)
 
 
 PlanDep = Annotated[Plan, Depends(get_plan)]

@@ -135,8 +135,39 @@ ADMIN_PRINCIPAL = Principal(
 
 
 def invalidate_principals() -> None:
+    """Forget resolved principals and plans (a key was revoked, a plan changed)."""
     with _cache_lock:
         _cache.clear()
+        _plans.clear()
+
+
+#: plan id -> (expiry, detached Plan): the plan is read once per PRINCIPAL_CACHE_SECONDS, like
+#: the principal that names it. Callers only read its limits.
+_plans: dict[str, tuple[float, Plan]] = {}
+
+
+def plan_of(tenant_id: str, plan_id: str | None) -> Plan:
+    """The plan's limits (a detached row), cached for ``PRINCIPAL_CACHE_SECONDS``."""
+    now = time.monotonic()
+    if plan_id is not None:
+        with _cache_lock:
+            hit = _plans.get(plan_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    from core.db import session_scope
+
+    with session_scope() as session:
+        if plan_id is not None:
+            plan = session.get(Plan, plan_id)
+        else:
+            tenant = session.get(Tenant, tenant_id)
+            plan = tenant.plan if tenant is not None else None
+        if plan is None:
+            raise UnknownPlan(f"Unknown plan '{plan_id}'", details={"plan": plan_id})
+        session.expunge(plan)
+    with _cache_lock:
+        _plans[plan.id] = (now + get_settings().principal_cache_seconds, plan)
+    return plan
 
 
 def cached_principal(raw_key: str) -> Principal | None:

@@ -211,7 +211,8 @@ def _run(
             if tool.chained:
                 current = result.frame
         carry_renames(aliases, result.renames)
-        checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
+        with _span("pipeline.checkpoint", job, agent_id=agent_id):
+            checkpoint = _checkpoint(job, storage, work_dir, result, current, tool, aliases)
         results[agent_id] = result
         hooks.agent_finished(result, checkpoint)
         result.frame = None  # the checkpoint holds it; free memory
@@ -234,8 +235,8 @@ def _run(
         )
 
     # 7. Upload.
-    with _span("pipeline.upload", job):
-        uploaded = [_upload(job, storage, f) for f in files]
+    with _span("pipeline.upload", job, files=len(files)):
+        uploaded = _upload_all(job, storage, files)
         uploaded += [
             {"name": o.name, "kind": o.kind, "key": _output_key(job, o.name), "size": None}
             for r in ordered
@@ -261,11 +262,15 @@ def _load_inputs(
     for ref in job.inputs:
         role = tool.role(ref.role)
         local = inputs_dir / f"{ref.role}"
-        storage.download_file(ref.key, local)
+        with _span("pipeline.download", job, role=ref.role):
+            storage.download_file(ref.key, local)
         if role is not None and not role.tabular:
             documents[ref.role] = read_document(local, filename=ref.filename)
             continue
-        loaded = read_table(local, filename=ref.filename, role=ref.role, options=job.read_options)
+        with _span("pipeline.parse", job, role=ref.role):
+            loaded = read_table(
+                local, filename=ref.filename, role=ref.role, options=job.read_options
+            )
         frames[ref.role] = loaded.frame
         infos[ref.role] = loaded.info
         local.unlink(missing_ok=True)
@@ -377,6 +382,25 @@ def _upload(job: PipelineJob, storage: Storage, f: OutputFile) -> dict[str, Any]
     key = _output_key(job, f.name)
     size = storage.upload_file(f.path, key, f.content_type)
     return {"name": f.name, "kind": f.kind, "key": key, "size": size}
+
+
+def _upload_all(
+    job: PipelineJob, storage: Storage, files: list[OutputFile]
+) -> list[dict[str, Any]]:
+    """The report's files uploaded concurrently (each a few S3 round trips of waiting), in
+    their order; a failed upload raises like a sequential one."""
+    if len(files) <= 1:
+        return [_upload(job, storage, f) for f in files]
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(f: OutputFile) -> dict[str, Any]:
+        return _upload(job, storage, f)
+
+    # Each upload runs in a copy of this context: its S3 spans stay in the task's trace.
+    with ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, f) for f in files]
+        return [f.result() for f in futures]
 
 
 def _ms(t0: float) -> int:

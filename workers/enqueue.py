@@ -41,15 +41,61 @@ def enqueue_callback(session: Session, task_id: str) -> None:
 def send_now(send: PendingSend) -> None:
     from workers.app import app
 
-    app.send_task(send.name, args=list(send.args), queue=send.queue, countdown=send.countdown)
+    # ignore_result: nobody waits on these Celery results (the task row is the source of
+    # truth), and without it every publish SUBSCRIBEs the gateway to the result's channel,
+    # a Redis round trip and a subscription that is never released.
+    app.send_task(
+        send.name,
+        args=list(send.args),
+        queue=send.queue,
+        countdown=send.countdown,
+        ignore_result=True,
+    )
+
+
+def warm_publisher() -> bool:
+    """Open a broker connection and channel now and leave them in Celery's producer pool, so
+    the first publish after a commit does not pay for the connect (the gateway calls it at
+    startup, off the event loop). False, logged, when the broker is not reachable."""
+    from workers.app import app
+
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+            _ = producer.channel  # the channel (and its Redis client) is made here
+        return True
+    except Exception as exc:
+        log.warning("task.publisher_warmup_failed error=%s", type(exc).__name__)
+        return False
+
+
+_COMMIT_SPAN = "agensium_commit_span"
+
+
+@event.listens_for(Session, "before_commit")
+def _open_commit_span(session: Session) -> None:
+    """The commit that releases messages is a span of its own (``db.commit``: the last flush
+    and the database's COMMIT), so a trace shows what the publish waited for."""
+    if session.info.get(_PENDING):
+        from opentelemetry import trace
+
+        session.info[_COMMIT_SPAN] = trace.get_tracer("agensium.stages").start_span("db.commit")
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
+    span = session.info.pop(_COMMIT_SPAN, None)
+    if span is not None:
+        span.end()
     pending: list[PendingSend] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    from core.telemetry import stage
+
     for send in pending:
         try:
-            send_now(send)
+            with stage("enqueue.publish", queue=send.queue):
+                send_now(send)
             log.info("task.enqueued name=%s args=%s queue=%s", send.name, send.args, send.queue)
         except Exception:
             # The row is committed as QUEUED: the sweeper re-sends a message that never left.
@@ -59,3 +105,6 @@ def _send_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    span = session.info.pop(_COMMIT_SPAN, None)
+    if span is not None:
+        span.end()

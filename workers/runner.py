@@ -27,6 +27,7 @@ from core.logging import log_context
 from core.metrics import record_agent, record_task
 from core.settings import get_settings
 from core.storage import get_storage, task_prefix
+from core.telemetry import stage
 from tenants.repository import get_owned, owned_by
 from transformers.contract import AgentResult, AgentStatus
 from transformers.io import ReadOptions
@@ -46,6 +47,7 @@ from workers.models import AgentRun, AgentRunStatus, Task, TaskOutput, TaskStatu
 from workers.service import finish
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("agensium.stages")
 
 
 class RetryLater(Exception):
@@ -89,11 +91,14 @@ def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
                 error_code=None,
                 error_message=None,
             )
+            .returning(Task.attempt, Task.enqueued_at)  # the claim is one statement
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            attempt = session.scalar(select(Task.attempt).where(Task.id == task_id))
+        row = result.first()
+        if row is not None:
+            attempt = row.attempt
             log.info("task.claimed task_id=%s tenant_id=%s attempt=%s", task_id, tenant_id, attempt)
+            _record_receive(row.enqueued_at)
             return Claim(task_id, tenant_id, int(attempt or 1))
         task = get_owned(session, Task, tenant_id, task_id)
         if task is None:
@@ -121,6 +126,18 @@ def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
             return None
         log.info("task.leased_elsewhere task_id=%s owner=%s", task_id, task.lease_owner)
         return None
+
+
+def _record_receive(enqueued_at: dt.datetime | None) -> None:
+    """A ``worker.receive`` span from the gateway's enqueue (the row's ``enqueued_at``) to
+    this claim: the time the message spent in the broker and the worker's prefetch."""
+    if enqueued_at is None:
+        return
+    if enqueued_at.tzinfo is None:
+        enqueued_at = enqueued_at.replace(tzinfo=dt.UTC)
+    start_ns = int(enqueued_at.timestamp() * 1e9)
+    span = _tracer.start_span("worker.receive", start_time=start_ns)
+    span.end()
 
 
 class _LeaseKeeper:
@@ -210,7 +227,7 @@ class DbHooks:
 
     def agent_finished(self, result: AgentResult, checkpoint: AgentCheckpoint) -> None:
         """Checkpoint and capture in one transaction: a crash after it never re-charges."""
-        with session_scope() as session:
+        with stage("worker.capture", agent_id=result.agent_id), session_scope() as session:
             task = session.get(Task, self.claim.task_id)
             assert task is not None
             run = next(r for r in task.runs if r.agent_id == result.agent_id)
@@ -346,10 +363,11 @@ def _observe_task(task_id: str, status: str, seconds: float, span: Any) -> None:
 
 
 def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None) -> str:
-    claimed = claim(task_id, tenant_id, owner)
+    with stage("worker.claim"):
+        claimed = claim(task_id, tenant_id, owner)
     if claimed is None:
         return "IGNORED"
-    with session_scope() as session:
+    with stage("worker.job"), session_scope() as session:
         task = session.get(Task, task_id)
         assert task is not None
         job = build_job(task)
@@ -371,7 +389,7 @@ def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None)
         if not isinstance(exc, Exception):
             raise
         return status
-    with session_scope() as session:
+    with stage("worker.final_commit"), session_scope() as session:
         task = session.get(Task, task_id)
         assert task is not None
         for out in outcome.outputs:

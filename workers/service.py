@@ -7,8 +7,9 @@ import hashlib
 import uuid
 from typing import Any, NoReturn
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import service as billing
 from core.db import utcnow
@@ -133,21 +134,27 @@ def record_file(
     return existing
 
 
-def verify_files(task: Task, storage: Storage) -> None:
-    """Every required role uploaded, and each object really in S3 with its recorded size."""
+def verify_files(task: Task, storage: Storage, *, listing: dict[str, int] | None = None) -> None:
+    """Every required role uploaded, and each object really in S3 with its recorded size.
+    ``listing`` (key -> size, from one LIST of the task's inputs) answers for every file;
+    without it each file is HEADed once."""
     tool = get_tool(task.tool_id)
     missing = [r.name for r in tool.file_roles if r.required and task.file(r.name) is None]
     for f in task.files:
-        info = storage.head(f.key)
-        if info is None:
+        if listing is not None:
+            size: int | None = listing.get(f.key)
+        else:
+            info = storage.head(f.key)
+            size = None if info is None else info.size
+        if size is None:
             missing.append(f.role)
-        elif f.size is not None and info.size != f.size:
+        elif f.size is not None and size != f.size:
             raise MissingFile(
-                f"The {f.role} file in storage has {info.size} bytes, expected {f.size}",
-                details={"role": f.role, "expected": f.size, "actual": info.size},
+                f"The {f.role} file in storage has {size} bytes, expected {f.size}",
+                details={"role": f.role, "expected": f.size, "actual": size},
             )
         else:
-            f.size = info.size
+            f.size = size
     if missing:
         raise MissingFile(
             f"Upload the {', '.join(sorted(set(missing)))} file before processing",
@@ -158,14 +165,16 @@ def verify_files(task: Task, storage: Storage) -> None:
 def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
     """Runs while the tenant's wallet row is locked, so concurrent calls count one by one."""
     active = [s.value for s in ACTIVE_STATUSES]
-    total = (
-        session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(owned_by(Task, task.tenant_id), Task.status.in_(active))
+    # Both counts in one statement: the tenant's active tasks, and those of this tool.
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Task.tool_id == task.tool_id, 1), else_=0)), 0),
         )
-        or 0
-    )
+        .select_from(Task)
+        .where(owned_by(Task, task.tenant_id), Task.status.in_(active))
+    ).one()
+    total, per_tool = int(row[0] or 0), int(row[1] or 0)
     if total >= plan.max_concurrent_tasks:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks} tasks may be queued or processing at once",
@@ -176,18 +185,6 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
             },
             headers={"Retry-After": "30"},
         )
-    per_tool = (
-        session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(
-                owned_by(Task, task.tenant_id),
-                Task.tool_id == task.tool_id,
-                Task.status.in_(active),
-            )
-        )
-        or 0
-    )
     if per_tool >= plan.max_concurrent_tasks_per_tool:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks_per_tool} {task.tool_id} tasks may be"
@@ -202,28 +199,36 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
         )
 
 
-def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> Task:
+def process_task(session: Session, task: Task, plan: Plan) -> Task:
     """CREATED -> QUEUED with a credit hold, in one transaction; the message goes after commit.
 
-    The conditional update makes two concurrent calls enqueue the task once: the loser sees
-    the row already QUEUED and gets 409 with the current status.
+    The caller holds the task's row lock, checked that it is CREATED and verified its files.
+    The conditional update still makes two concurrent calls enqueue the task once (SQLite has
+    no row lock): the loser sees the row already QUEUED and gets 409 with the current status.
     """
-    lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-    verify_files(task, storage)
     tool = get_tool(task.tool_id)
     roles = {f.role for f in task.files}
     est = billing.estimate(session, tool, list(task.agents), roles)
     # Lock the tenant's wallet first: it serialises this tenant's holds and quota counts.
     billing.lock_wallet(session, task.tenant_id)
     _check_concurrency(session, task, plan)
+    now = utcnow()
+    # The plan's size limits travel with the task: the worker's reader enforces them.
+    options = {
+        **(task.options or {}),
+        "max_rows": plan.max_rows,
+        "max_columns": plan.max_columns,
+        "max_cell_length": plan.max_cell_length,
+    }
     claimed = session.execute(
         update(Task)
         .where(Task.id == task.id, Task.status == TaskStatus.CREATED)
         .values(
             status=TaskStatus.QUEUED,
-            queued_at=utcnow(),
-            enqueued_at=utcnow(),
+            queued_at=now,
+            enqueued_at=now,
             credits_held=est.credits,
+            options=options,
         )
         .execution_options(synchronize_session=False)
     )
@@ -234,7 +239,16 @@ def process_task(session: Session, task: Task, plan: Plan, storage: Storage) -> 
     for run in task.runs:
         run.price = est.per_agent.get(run.agent_id, 0)
     session.flush()
-    session.refresh(task)
+    # The row as updated, without a re-read (and no second UPDATE): the statement above set
+    # exactly these.
+    for name, value in (
+        ("status", TaskStatus.QUEUED.value),
+        ("queued_at", now),
+        ("enqueued_at", now),
+        ("credits_held", est.credits),
+        ("options", options),
+    ):
+        set_committed_value(task, name, value)
     enqueue_processing(session, task.id, task.tenant_id, task.tool_id)
     return task
 

@@ -143,6 +143,7 @@ def update_plan(plan_id: str, body: PlanUpdate, _: AdminDep, session: SessionDep
     session.flush()
     # Before the commit: a request in between may cache the old rates, for at most the TTL.
     ratelimit.invalidate_plan_rates()
+    tenants.invalidate_principals()  # and the cached plans
     return PlanOut.model_validate(plan, from_attributes=True)
 
 

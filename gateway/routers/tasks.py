@@ -18,7 +18,8 @@ from starlette.datastructures import UploadFile
 from core.db import session_scope, utcnow
 from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
 from core.settings import get_settings
-from core.storage import Storage, input_key
+from core.storage import ObjectInfo, Storage, input_key, task_prefix
+from core.telemetry import stage
 from gateway import uploads
 from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
@@ -35,7 +36,8 @@ from gateway.schemas import (
     TaskPage,
     UploadSlot,
 )
-from tenants.models import Plan, Tenant
+from tenants import service as tenants
+from tenants.models import Plan
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
 from workers import lifecycle, service
@@ -311,16 +313,8 @@ async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 def _plan_of(principal: Principal) -> Plan:
-    with session_scope() as session:
-        return _plan(session, principal)
-
-
-def _plan(session: Session, principal: Principal) -> Plan:
-    tenant = session.get(Tenant, principal.tenant_id)
-    assert tenant is not None
-    plan: Plan = tenant.plan
-    session.expunge(plan)
-    return plan
+    assert principal.tenant_id is not None
+    return tenants.plan_of(principal.tenant_id, principal.plan_id)
 
 
 def _check_slot(
@@ -463,41 +457,65 @@ async def upload_file(
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
+    """One lock, one lifecycle check, one LIST for all files, the plan from its cache; the message
+    is published after the commit (``workers.enqueue``). Each stage is a span."""
     assert principal.tenant_id is not None
+    plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
     with session_scope() as session:
         # The row lock serialises concurrent calls on one task: the first queues it, the
         # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
-        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
-        lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-        _adopt_presigned_uploads(session, task, storage)
-        plan = session.get(Tenant, principal.tenant_id).plan  # type: ignore[union-attr]
-        # The plan's size limits travel with the task: the worker's reader enforces them.
-        task.options = {
-            **(task.options or {}),
-            "max_rows": plan.max_rows,
-            "max_columns": plan.max_columns,
-            "max_cell_length": plan.max_cell_length,
-        }
-        task = service.process_task(session, task, plan, storage)
-        return ProcessAccepted(task_id=task.id, status=task.status, credits_held=task.credits_held)
+        with stage("gateway.lock"):
+            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+        with stage("gateway.lifecycle"):
+            lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
+        with stage("gateway.storage"):
+            # One LIST of the task's inputs answers which files are there and their sizes:
+            # one round trip for every role, recorded or PUT to a presigned URL.
+            stored = _stored_inputs(storage, task)
+            _adopt_presigned_uploads(session, task, storage, plan, stored)
+            service.verify_files(task, storage, listing=stored)
+        with stage("gateway.hold"):
+            task = service.process_task(session, task, plan)
+        accepted = ProcessAccepted(
+            task_id=task.id, status=task.status, credits_held=task.credits_held
+        )
+        # session_scope commits here ("gateway.commit"); the publish follows the commit.
+    return accepted
 
 
-def _adopt_presigned_uploads(session: Session, task: Task, storage: Storage) -> None:
-    """Files PUT to presigned URLs: record them and check size, content and format like
-    gateway uploads (the SHA-256 is computed by reading the object once)."""
+def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
+    """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from core.errors import DependencyUnavailableError
+
+    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
+    try:
+        return {o.key: o.size for o in storage.list_keys(prefix)}
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailableError(
+            "Object storage is unavailable", details={"reason": type(exc).__name__}
+        ) from exc
+
+
+def _adopt_presigned_uploads(
+    session: Session, task: Task, storage: Storage, plan: Plan, stored: dict[str, int]
+) -> None:
+    """Files PUT to presigned URLs (found in ``stored``, the listing of the task's inputs):
+    record them and check size, content and format like gateway uploads (the SHA-256 is
+    computed by reading the object once)."""
     if task.status != TaskStatus.CREATED:
         return
     tool = get_tool(task.tool_id)
-    plan = session.get(Tenant, task.tenant_id).plan  # type: ignore[union-attr]
     filenames = (task.options or {}).get("filenames") or {}
     for role in tool.file_roles:
         if task.file(role.name) is not None:
             continue
         name = uploads.clean_filename(filenames.get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
-        info = storage.head(key)
-        if info is None:
+        if key not in stored:
             continue
+        info = ObjectInfo(key, stored[key])
         if info.size > plan.max_file_bytes:
             storage.delete(key)
             raise uploads.FileTooLarge(

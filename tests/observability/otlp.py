@@ -26,6 +26,12 @@ class Span:
     parent_id: str | None
     kind: int
     attributes: dict[str, Any] = field(default_factory=dict)
+    start_ns: int = 0
+    end_ns: int = 0
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
 
 
 def _value(v: Any) -> Any:
@@ -89,6 +95,8 @@ class OtlpReceiver:
                             parent_id=s.parent_span_id.hex() or None,
                             kind=s.kind,
                             attributes={a.key: _value(a.value) for a in s.attributes},
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
                         )
                     )
         with self._lock:

@@ -103,15 +103,34 @@ def test_one_task_is_one_trace_from_http_through_the_queue_to_agents_and_s3(
     assert puts and all(run in _ancestors(s, by_id) for s in puts)  # checkpoint and outputs
     assert all(s.kind == CLIENT for s in gets + puts)
 
-    # Database and Redis calls made for the task belong to it too.
-    worker_sql = [s for s in trace if s.service == "agensium-worker" and "db.system" in str(s)]
-    assert worker_sql, "no SQL span in the worker part of the trace"
+    # Database and Redis calls made for the task belong to it too: a CLIENT span per SQL
+    # statement, named by kind and table, on both sides.
+    sql = [s for s in trace if "db.system" in s.attributes and "db.operation.name" in s.attributes]
+    for side in ("agensium-gateway", "agensium-worker"):
+        assert [s for s in sql if s.service == side], f"no SQL span from {side}"
+    assert all(s.kind == CLIENT for s in sql)
+    claim_sql = [s for s in sql if s.name == "UPDATE tasks" and s.service == "agensium-worker"]
+    assert claim_sql and all(run in _ancestors(s, by_id) for s in claim_sql)
+    lock = one("gateway.lock")
+    assert server in _ancestors(lock, by_id)
+    assert any(s.parent_id == lock.span_id and s.name == "SELECT tasks" for s in sql)
     assert any(s.name == "PUBLISH" for s in trace), "no Redis span (progress publish)"
+
+    # The stages of the platform path, each a span of this trace.
+    names = {s.name for s in trace}
+    stages = {"gateway.auth", "gateway.lock", "gateway.lifecycle", "gateway.storage"}
+    stages |= {"gateway.hold", "db.commit", "enqueue.publish", "worker.receive", "worker.claim"}
+    stages |= {"pipeline.download", "pipeline.parse", "worker.capture", "worker.final_commit"}
+    assert stages <= names, stages - names
+    assert one("enqueue.publish") in _ancestors(publish, by_id)
+    commit = next(s for s in trace if s.name == "db.commit" and s.service == "agensium-gateway")
+    assert commit.end_ns <= one("enqueue.publish").start_ns  # published after the commit
 
     # No span carries file contents: attribute values are short ids, names and numbers.
     for s in trace:
         for value in s.attributes.values():
             assert "alice" not in str(value).lower()  # a name from the sample's rows
+            assert "example.com" not in str(value)  # no e-mail from the rows or SQL params
 
 
 def test_no_parentless_client_spans_so_broker_polling_stays_out_of_traces(
