@@ -194,6 +194,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
     # Scoring.
     model: scoring.FSModel | None = None
     tf_fields: list[str] = []
+    implied_names: list[str] = []
     if p.scoring == "fellegi_sunter":
         rng = np.random.default_rng(p.random_seed)
         r_count = int(min(p.u_sample_pairs, n * (n - 1) // 2)) if n > 1 else 0
@@ -205,13 +206,16 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         # at most ~2 true duplicates per row among the candidates (see scoring.em)
         lam_max = min(0.5, 2.0 * n / max(len(left), 1))
         adjustment = common = None
-        freqs: list[np.ndarray | None] | None = None
+        shifts: list[np.ndarray | None] | None = None
         if p.term_frequency_adjustments:
             freqs = [
                 scoring.value_frequencies(encoded[s.column].codes) if s.kind in TF_KINDS else None
                 for s in specs
             ]
-            adjustment, common = scoring.tf_adjustment(levels, n_levels, u, freqs, left)
+            implied = scoring.implied_fields(random_levels, n_levels)
+            shifts = scoring.field_shifts(levels, n_levels, u, freqs, left, implied)
+            adjustment, common = scoring.tf_adjustment(levels, n_levels, u, shifts, freqs, left)
+            implied_names = [f"{specs[b].column} given {specs[a].column}" for a, b, _ in implied]
             tf_fields = [s.column for s, f in zip(specs, freqs, strict=True) if f is not None]
         model = scoring.em(
             levels,
@@ -224,7 +228,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
         )
         # u describes random pairs, so the prior must too (see scoring.random_pair_prior)
         model = scoring.random_pair_prior(model, len(left), n * (n - 1) // 2)
-        model = scoring.refine_m(levels, n_levels, model, freqs, left)
+        model = scoring.refine_m(levels, n_levels, model, shifts)
         prob = scoring.fs_probability(levels, n_levels, model, adjustment)
     else:
         weights = [p.field_weights.get(s.column, 1.0) for s in specs]
@@ -320,6 +324,7 @@ def run(frame: pl.DataFrame, params: Any, ctx: AgentContext) -> AgentResult:
             "lambda_prior": model.lam_prior,
             "em_fallback": model.fallback,
             "term_frequency_fields": tf_fields,
+            "dependent_fields": implied_names,
             "m_refined_fields": [specs[k].column for k in model.refined],
             "fields": {
                 s.column: {

@@ -342,18 +342,45 @@ def value_frequencies(codes: np.ndarray) -> np.ndarray | None:
     return freq
 
 
-def tf_adjustment(
+def implied_fields(
+    random_levels: np.ndarray, n_levels: list[int], min_pairs: int = 20
+) -> list[tuple[int, int, float]]:
+    """``(a, b, p)``: field b's exact agreement is (mostly) implied by field a's among random
+    pairs, ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
+
+    Fellegi-Sunter assumes fields independent; counting city agreement on top of postcode
+    agreement counts one fact twice. Measured on random pairs, so it needs no labels."""
+    out: list[tuple[int, int, float]] = []
+    if random_levels.shape[0] == 0:
+        return out
+    top = [random_levels[:, k] == nl - 1 for k, nl in enumerate(n_levels)]
+    share = [float(t.mean()) for t in top]
+    for a in range(len(n_levels)):
+        n_a = int(top[a].sum())
+        if n_a < min_pairs:
+            continue
+        for b in range(len(n_levels)):
+            if b == a or share[b] < share[a] or n_levels[b] < 2:
+                continue  # only the looser field is discounted by the stricter one
+            p = float((top[a] & top[b]).sum()) / n_a
+            if p >= 0.5 and p > 4 * share[b]:
+                out.append((a, b, p))
+    return out
+
+
+def field_shifts(
     levels: np.ndarray,
     n_levels: list[int],
     u: list[np.ndarray],
     freqs: list[np.ndarray | None],
     left: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair, the natural-log shift of the match weight from term frequencies: for each
-    field agreeing exactly (top level), ``log(u_k(exact) / f(value))`` (see module doc); and
-    per pair the number of fields agreeing exactly on a common value (``f > INFORMATIVE_U``)."""
-    adj = np.zeros(levels.shape[0], dtype=np.float64)
-    common = np.zeros(levels.shape[0], dtype=np.int64)
+    implied: list[tuple[int, int, float]] | None = None,
+) -> list[np.ndarray | None]:
+    """Per field, the per-pair log shift of its weight (None: no shift): the term-frequency
+    shift ``-log f(value)`` on exact agreement (``freqs`` are relative to ``sum f^2``, see
+    :func:`value_frequencies`), and for a field implied by another (:func:`implied_fields`)
+    the exact-agreement weight made ``log(m_b / P(b exact | a exact))`` when both agree."""
+    out: list[np.ndarray | None] = [None] * len(n_levels)
     for k, (nl, freq) in enumerate(zip(n_levels, freqs, strict=True)):
         if freq is None or nl < 2:
             continue
@@ -362,8 +389,44 @@ def tf_adjustment(
             continue
         f = freq[left[exact]]
         ok = np.isfinite(f) & (f > 0)
-        adj[exact[ok]] -= np.log(f[ok])
-        common[exact[ok & (f * u[k][-1] > INFORMATIVE_U)]] += 1
+        shift = np.zeros(levels.shape[0], dtype=np.float32)
+        shift[exact[ok]] = -np.log(f[ok])
+        out[k] = shift
+    done: set[int] = set()
+    for a, b, p in implied or []:
+        if b in done:
+            continue
+        both = (levels[:, a] == n_levels[a] - 1) & (levels[:, b] == n_levels[b] - 1)
+        if not both.any():
+            continue
+        shift = out[b] if out[b] is not None else np.zeros(levels.shape[0], dtype=np.float32)
+        shift[both] = np.log(u[b][-1]) - np.log(p)
+        out[b] = shift
+        done.add(b)
+    return out
+
+
+def tf_adjustment(
+    levels: np.ndarray,
+    n_levels: list[int],
+    u: list[np.ndarray],
+    shifts: list[np.ndarray | None],
+    freqs: list[np.ndarray | None],
+    left: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the natural-log shift of the match weight (the sum of :func:`field_shifts`),
+    and the number of fields agreeing exactly on a common value (``f > INFORMATIVE_U``)."""
+    adj = np.zeros(levels.shape[0], dtype=np.float64)
+    common = np.zeros(levels.shape[0], dtype=np.int64)
+    for k, shift in enumerate(shifts):
+        if shift is not None:
+            adj += shift
+        freq = freqs[k]
+        if freq is None or n_levels[k] < 2:
+            continue
+        exact = np.flatnonzero(levels[:, k] == n_levels[k] - 1)
+        f = freq[left[exact]]
+        common[exact[np.isfinite(f) & (f * u[k][-1] > INFORMATIVE_U)]] += 1
     return adj, common
 
 
@@ -402,7 +465,7 @@ def weighted_score(levels: np.ndarray, n_levels: list[int], weights: list[float]
 
 
 #: posterior (from the other fields) a pair needs to teach a field its m in :func:`refine_m`
-REFINE_CONFIDENCE = 0.99
+REFINE_CONFIDENCE = 0.999
 #: fewest such pairs for a field's m to be re-estimated
 REFINE_MIN_PAIRS = 30
 
@@ -411,8 +474,7 @@ def refine_m(
     levels: np.ndarray,
     n_levels: list[int],
     model: FSModel,
-    freqs: list[np.ndarray | None] | None,
-    left: np.ndarray,
+    shifts: list[np.ndarray | None] | None,
     rounds: int = 2,
 ) -> FSModel:
     """Re-estimate each field's m from the pairs the *other* fields call near-certain matches.
@@ -437,12 +499,9 @@ def refine_m(
             lv = levels[:, k].astype(np.int64)
             w = np.append(np.log(model.m[k] / model.u[k]), 0.0)  # index -1: missing adds 0
             contrib = w[lv]
-            freq = freqs[k] if freqs is not None else None
-            if freq is not None and nl >= 2:
-                exact = lv == nl - 1
-                f = freq[left[exact]]
-                shift = np.where(np.isfinite(f) & (f > 0), -np.log(f), 0.0)
-                contrib[exact] += shift
+            shift = shifts[k] if shifts is not None else None
+            if shift is not None:
+                contrib = contrib + shift
             own.append(contrib)
         total = np.log(lam) - np.log1p(-lam) + np.sum(own, axis=0)
         new_m = list(model.m)
