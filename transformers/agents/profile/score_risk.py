@@ -7,11 +7,11 @@ one if it covers at least ``min_match_ratio`` of the values; person names are re
 value from offline name lists (``pii_names``); the column name breaks ties (digit-only values,
 dates of birth vs. event dates, addresses, usernames, passwords) and is matched in several
 languages. Each column's ``evidence`` states what the finding rests on: value hit ratio,
-checksum pass ratio, header hint, national-ID formats, name-list hit ratio. ``sample_size`` limits the rows scanned
-per column (evenly spaced); ``None`` scans all. Columns whose name hints at nothing and where no
-value of an evenly spaced 2,000-row screening sample matches any PII pattern are not scanned
-further (a column of which >= ``min_match_ratio`` matched would have to avoid every sampled
-position).
+checksum pass ratio, header hint, national-ID formats, name-list hit ratio.
+``sample_size`` limits the rows scanned per column (evenly spaced); ``None`` scans all.
+Columns whose name hints at nothing and where no value of an evenly spaced 2,000-row screening
+sample matches any PII pattern (nor, for text, are mostly names) are not scanned further
+(a column of which >= ``min_match_ratio`` matched would have to avoid every sampled position).
 
 Risk per column = ``TYPE_WEIGHT[type] * confidence`` (0-100). Overall risk is max-weighted so
 that harmless columns never dilute it, and further PII columns raise it towards 100::

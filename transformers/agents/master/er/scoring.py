@@ -346,7 +346,8 @@ def implied_fields(
     random_levels: np.ndarray, n_levels: list[int], min_pairs: int = 20
 ) -> list[tuple[int, int, float]]:
     """``(a, b, p)``: field b's exact agreement is (mostly) implied by field a's among random
-    pairs, ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
+    pairs that are strangers (agreeing on at most one other field),
+    ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
 
     Fellegi-Sunter assumes fields independent; counting city agreement on top of postcode
     agreement counts one fact twice. Measured on random pairs, so it needs no labels."""
@@ -354,15 +355,21 @@ def implied_fields(
     if random_levels.shape[0] == 0:
         return out
     top = [random_levels[:, k] == nl - 1 for k, nl in enumerate(n_levels)]
+    agree = [random_levels[:, k] >= 1 for k in range(len(n_levels))]
+    n_agree = np.sum(agree, axis=0)
     share = [float(t.mean()) for t in top]
     for a in range(len(n_levels)):
-        n_a = int(top[a].sum())
-        if n_a < min_pairs:
-            continue
         for b in range(len(n_levels)):
             if b == a or share[b] < share[a] or n_levels[b] < 2:
                 continue  # only the looser field is discounted by the stricter one
-            p = float((top[a] & top[b]).sum()) / n_a
+            # strangers only: a random pair agreeing on more than one other field may be a
+            # duplicate, and duplicates agree on everything (that is no field dependence)
+            others = n_agree - agree[a] - agree[b]
+            base = top[a] & (others <= 1)
+            n_a = int(base.sum())
+            if n_a < min_pairs:
+                continue
+            p = float((base & top[b]).sum()) / n_a
             if p >= 0.5 and p > 4 * share[b]:
                 out.append((a, b, p))
     return out
@@ -495,7 +502,7 @@ def refine_m(
     need = float(np.log(REFINE_CONFIDENCE) - np.log1p(-REFINE_CONFIDENCE))
     for _ in range(rounds):
         own: list[np.ndarray] = []
-        for k, nl in enumerate(n_levels):
+        for k in range(len(n_levels)):
             lv = levels[:, k].astype(np.int64)
             w = np.append(np.log(model.m[k] / model.u[k]), 0.0)  # index -1: missing adds 0
             contrib = w[lv]
