@@ -47,7 +47,8 @@ import polars as pl
 _SPACES = "\u00a0\u202f\u2009"
 CURRENCY_SYMBOLS = ("US$", "C$", "A$", "$", "€", "£", "¥", "₹", "₽", "₩", "CHF", "Fr.")
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK",
-                  "PLN", "CZK", "HUF", "INR", "CNY", "BRL", "MXN", "ZAR", "RUB", "TRY", "KRW")  # fmt: skip
+                  "PLN", "CZK", "HUF", "INR", "CNY", "BRL", "MXN", "ZAR", "RUB", "TRY",
+                  "KRW")  # fmt: skip
 _CUR = "|".join(re.escape(c) for c in (*CURRENCY_CODES, *CURRENCY_SYMBOLS))
 _NUMBER = (
     rf"^(?P<pre>(?:{_CUR}))?\s*(?P<sign>[-+(])?\s*(?P<pre2>(?:{_CUR}))?\s*"
@@ -319,7 +320,8 @@ def _score(d: pl.DataFrame, guess: FormatGuess, total: int) -> FormatGuess | Non
 
 def _year(y: pl.Expr) -> pl.Expr:
     yi = y.cast(pl.Int32, strict=False)
-    return pl.when(y.str.len_chars() == 2).then(pl.when(yi < 70).then(2000 + yi).otherwise(1900 + yi)).otherwise(yi)  # fmt: skip
+    short = pl.when(yi < 70).then(2000 + yi).otherwise(1900 + yi)
+    return pl.when(y.str.len_chars() == 2).then(short).otherwise(yi)
 
 
 def _parse_date_frame(d: pl.DataFrame, guess: FormatGuess) -> pl.DataFrame:
