@@ -135,7 +135,7 @@ def _distinct(values: pl.Series) -> pl.DataFrame:
     return s.rename("v").value_counts(name="n")
 
 
-def _date_header(name: str | None) -> bool:
+def names_a_date(name: str | None) -> bool:
     if not name:
         return False
     return bool({t.lower() for t in _NAME_SPLIT.split(name) if t} & DATE_WORDS)
@@ -298,7 +298,7 @@ def _detect_simple(d: pl.DataFrame, total: int, name: str | None) -> list[Format
                 sep = d.filter(pl.col("v").str.contains(_YMD))["v"].str.slice(4, 1).mode()
                 g.format = f"yyyy{sep[0]}mm{sep[0]}dd" if sep.len() else label
             out.append(g)
-    if _date_header(name):
+    if names_a_date(name):
         guess = FormatGuess(
             "excel_serial", "Excel serial date (1900 system)", "date", 0.0,
             options={"_shape": _SERIAL},

@@ -23,6 +23,11 @@ dates stored as text; ``mixed``: the dominant class is number or date but some v
 (those are *invalid* cells, listed as row-level ``type_mismatch`` issues), or the dominant class
 is text and at least 10 % are numbers or dates; otherwise ``categorical`` when the column has at
 most ``categorical_threshold`` distinct values, else ``text``. ``empty`` = no values at all.
+Locale formats (``transformers.io.formats``: decimal comma, thousands separators, percentages,
+currencies, day/month order, month names, ISO weeks, Excel serials): a text column's
+``detected_format`` names the format that reads most of its values, with its ``hit_ratio``
+(reported from 50 %); when it reads every value the inferred type is the format's type
+(``float``, ``integer``, ``date``, ``datetime``) and ``stored_as_text`` is true.
 Every column also reports ``is_categorical`` (distinct <= ``categorical_threshold``).
 
 Dataset quality score (0-100)::
@@ -83,6 +88,7 @@ from transformers.contract import (
     RowIssue,
     SummaryItem,
 )
+from transformers.io import formats
 from transformers.params.profile import UnifiedProfilerParams
 
 AGENT_ID = "unified-profiler"
@@ -203,6 +209,18 @@ def _pattern_exprs(sample: pl.DataFrame, string_cols: list[str]) -> list[pl.Expr
     return exprs
 
 
+#: share of a text column's values one locale format must read to be reported
+FORMAT_MIN_RATIO = 0.5
+
+
+def _locale_format(frame: pl.DataFrame, sample: pl.DataFrame, c: str) -> formats.FormatGuess | None:
+    """The locale format of a text column (``transformers.io.formats``): proposed on the
+    pattern sample (cheap for text that is no number or date), measured on the whole column."""
+    if formats.detect(sample.get_column(c), c, FORMAT_MIN_RATIO) is None:
+        return None
+    return formats.detect(frame.get_column(c), c, FORMAT_MIN_RATIO)
+
+
 def _sample_rows(frame: pl.DataFrame, k: int) -> pl.DataFrame:
     if frame.height <= k:
         return frame
@@ -310,8 +328,14 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
             classes = {"number": numberlike, "date": datelike, "text": text}
             dominant = max(classes, key=lambda key: classes[key]) if nonempty else "text"
             minority = nonempty - classes[dominant]
+            guess = _locale_format(frame, sample, c) if nonempty else None
+            if guess is not None:
+                prof["detected_format"] = guess.describe()
             if count == 0:
                 inferred = "empty"
+            elif guess is not None and guess.hit_ratio == 1.0:
+                inferred = guess.dtype  # every value reads in one locale format
+                prof["stored_as_text"] = True
             elif dominant in ("number", "date") and minority == 0:
                 inferred = "numeric_text" if dominant == "number" else "date_text"
             elif dominant in ("number", "date") or (
