@@ -53,6 +53,9 @@ class ToolSpec:
     chained: bool
     allow_custom_order: bool = False
     queue: str = ""
+    #: Chained tools that change data: the stem of the data file the pipeline hands back when
+    #: an agent changed data and no agent wrote the data itself (``cleaned`` -> cleaned.csv).
+    data_output: str | None = None
 
     @property
     def queue_name(self) -> str:
@@ -145,6 +148,7 @@ CLEAN = ToolSpec(
     description="Give me a clean copy, and tell me exactly what changed.",
     file_roles=(PRIMARY,),
     chained=True,
+    data_output="cleaned",
     agents=(
         AgentSpec(
             "cleanse-previewer",

@@ -28,6 +28,8 @@ currencies, day/month order, month names, ISO weeks, Excel serials): a text colu
 ``detected_format`` names the format that reads most of its values, with its ``hit_ratio``
 (reported from 50 %); when it reads every value the inferred type is the format's type
 (``float``, ``integer``, ``date``, ``datetime``) and ``stored_as_text`` is true.
+Columns flattened from nested JSON carry ``source_path`` (the keys); a list (or an object
+nested deeper than the flattening limit) kept as JSON text has ``json_text`` and a ``note``.
 Every column also reports ``is_categorical`` (distinct <= ``categorical_threshold``).
 
 Dataset quality score (0-100)::
@@ -263,6 +265,8 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     patterns = {c: list(pat_row[j] or []) for j, c in enumerate(string_cols)}
 
     # -- build the column profiles ---------------------------------------------------------
+    primary = ctx.inputs.get("primary") if ctx.inputs else None
+    sources = primary.column_sources if primary is not None else {}
     profiles: dict[str, dict[str, Any]] = {}
     bounds: dict[str, tuple[float, float]] = {}
     mismatch_cols: dict[str, str] = {}  # column -> the dominant class ("number" | "date")
@@ -293,6 +297,14 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
         }
         if missing != nulls:
             prof["nan_count"] = missing - nulls
+        source = sources.get(c)
+        if source is not None:  # a column flattened from nested JSON
+            prof["source_path"] = source["path"]
+            if source.get("json_text"):
+                prof["json_text"] = source["json_text"]
+                prof["note"] = (
+                    f"nested {source['json_text']} kept as JSON text (not flattened into columns)"
+                )
         inferred = _type_name(dtype)
         if kind == NUMERIC:
             qs = row[p + "q"] or [None] * len(QUANTILES)
