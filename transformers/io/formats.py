@@ -342,11 +342,11 @@ def _parse_date_frame(d: pl.DataFrame, guess: FormatGuess) -> pl.DataFrame:
         return _safe(g, x)
     if shape in (_DMY_NAME, _MDY_NAME):
         g = d.with_columns(pl.col("v").str.extract_groups(shape).alias("g")).unnest("g")
-        month = (
+        month_no = (
             pl.col("m").str.to_lowercase().str.strip_chars_end(".")
             .replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
         )  # fmt: skip
-        return _safe(g, pl.date(pl.col("y").cast(pl.Int32), month, pl.col("d").cast(pl.Int32)))
+        return _safe(g, pl.date(pl.col("y").cast(pl.Int32), month_no, pl.col("d").cast(pl.Int32)))
     if shape == _YMD:
         g = d.with_columns(pl.col("v").str.extract_groups(_YMD).alias("g")).unnest("g")
         x = pl.date(
@@ -409,7 +409,7 @@ def parse(values: pl.Series, guess: FormatGuess) -> pl.Series:
     d = _distinct(values)
     if guess.kind in ("number", "percent", "currency"):
         table = _parse_number_frame(d, guess)
-        dtype: pl.DataType = pl.Int64 if guess.dtype == "integer" else pl.Float64
+        dtype: Any = pl.Int64 if guess.dtype == "integer" else pl.Float64
     else:
         table = _parse_date_frame(d, guess)
         dtype = pl.Datetime("us") if guess.dtype == "datetime" else pl.Date

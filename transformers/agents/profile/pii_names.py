@@ -76,43 +76,58 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(names), frozenset(titles - names)
 
 
+@lru_cache(maxsize=1)
+def _lookup() -> tuple[pl.DataFrame, pl.DataFrame]:
+    names, titles = name_lists()
+    return (
+        pl.DataFrame({"part": sorted(names), "name": True}),
+        pl.DataFrame({"w": sorted(titles), "title": True}),
+    )
+
+
 def name_hit_ratio(values: pl.Series) -> float:
     """Share of the non-null values that are person names (see the module doc)."""
-    names, titles = name_lists()
     s = values.drop_nulls().cast(pl.String)
-    if s.len() == 0 or not names:
+    if s.len() == 0:
         return 0.0
-    counts = s.rename("value").value_counts(name="n")
+    names, titles = _lookup()
+    if names.is_empty():
+        return 0.0
+    counts = s.rename("value").value_counts(name="n").with_row_index("i")
     words = (
-        counts.with_row_index("i")
-        .with_columns(
+        counts.select(
+            "i",
             pl.col("value")
             .str.to_lowercase()
             .str.replace_all(r"[.,]", " ")
             .str.strip_chars()
             .str.split(" ")
-            .alias("w")
+            .alias("w"),
         )
         .explode("w")
-        .filter(pl.col("w") != "")
-        .with_columns(pl.col("w").str.split("-").alias("parts"))
+        .filter(pl.col("w").is_not_null() & (pl.col("w") != ""))
+        .with_row_index("k")
     )
-    name_set = pl.Series(sorted(names), dtype=pl.String).implode()
-    title_set = pl.Series(sorted(titles), dtype=pl.String).implode()
-    words = words.with_columns(
-        pl.col("w").is_in(title_set).alias("title"),
-        (
-            pl.col("w").is_in(name_set)
-            | pl.col("parts").list.eval(pl.element().is_in(name_set)).list.all()
-        ).alias("name"),
+    if words.is_empty():
+        return 0.0
+    parts = (
+        words.select("k", pl.col("w").str.split("-").alias("part"))
+        .explode("part")
+        .join(names, on="part", how="left")
+        .group_by("k")
+        .agg(pl.col("name").fill_null(False).all())
     )
-    per_value = words.group_by("i").agg(
+    per_word = words.join(parts, on="k", how="left").join(titles, on="w", how="left")
+    per_word = per_word.with_columns(
+        pl.col("name").fill_null(False), pl.col("title").fill_null(False)
+    )
+    per_value = per_word.group_by("i").agg(
         (pl.col("name") | pl.col("title")).all().alias("all_ok"),
         pl.col("name").any().alias("any_name"),
         (~pl.col("title")).sum().alias("words"),
-        pl.col("n").first(),
     )
-    hit = per_value.filter(pl.col("all_ok") & pl.col("any_name") & (pl.col("words") <= MAX_WORDS))[
-        "n"
-    ].sum()
+    hit_ids = per_value.filter(
+        pl.col("all_ok") & pl.col("any_name") & (pl.col("words") <= MAX_WORDS)
+    ).select("i")
+    hit = counts.join(hit_ids, on="i", how="inner")["n"].sum()
     return float(hit) / float(s.len())

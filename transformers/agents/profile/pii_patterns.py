@@ -424,8 +424,10 @@ def detect_column(
     ids = counts.get(SSN, 0) + counts.get(NATIONAL_ID, 0)
     if counts.get(NATIONAL_ID, 0) and counts.get(SSN, 0):
         counts[NATIONAL_ID], counts[SSN] = ids, 0
-        shaped, passed = checks.get(NATIONAL_ID, (0, 0))  # type: ignore[misc]
-        checks[NATIONAL_ID] = (shaped + masks[SSN].sum(), passed + masks[SSN].sum())
+        prior = checks.get(NATIONAL_ID)
+        shaped, passed = prior if isinstance(prior, tuple) else (0, 0)
+        n_ssn = int(masks[SSN].sum())
+        checks[NATIONAL_ID] = (int(shaped) + n_ssn, int(passed) + n_ssn)
     # Digit-only values are ambiguous (ids, amounts...): a checksum or a name hint types them.
     stripped = s.str.strip_chars()
     untyped = ~pl.select(pl.any_horizontal(list(masks.values()))).to_series().fill_null(False)
@@ -452,7 +454,7 @@ def detect_column(
         if int(long.sum()) >= CHECKSUM_RATIO * n:
             ok = luhn_valid(stripped.filter(long).to_list())
             checks[CREDIT_CARD] = (int(long.sum()), int(ok.sum()))
-            if ok.sum() >= CHECKSUM_RATIO * long.sum():
+            if int(ok.sum()) >= CHECKSUM_RATIO * int(long.sum()):
                 counts[CREDIT_CARD] = counts.get(CREDIT_CARD, 0) + int(ok.sum())
     best = max(counts, key=lambda t: counts[t]) if counts else None
     if best is not None and counts[best] > 0 and counts[best] / n >= min_match_ratio:
@@ -467,9 +469,9 @@ def detect_column(
         return Detection(best, conf, ratio, counts, n, reason, _evidence(ratio, hint, checks, best))
     if dtype == pl.String:
         # No value pattern: words, judged by the header hint and the values.
-        det = _by_words(hint, stripped, counts, n, min_match_ratio, checks)
-        if det is not None:
-            return det
+        found = _by_words(hint, stripped, counts, n, min_match_ratio, checks)
+        if found is not None:
+            return found
     return Detection(
         None, 0.0, 0.0, counts, n, "no pattern reached the match ratio",
         _evidence(0.0, hint, checks, None),

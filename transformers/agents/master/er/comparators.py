@@ -145,7 +145,7 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
             out[idx[sim >= 0.8]] = 1
             out[idx[sim >= 0.92]] = 2
         elif spec.kind == "address":
-            sim = _address_similarity(a, b, workers=-1)
+            sim = _address_similarity(np.asarray(a, dtype=object), np.asarray(b, dtype=object), -1)
             out[idx[sim >= 70]] = 1
             out[idx[sim >= 88]] = 2
         elif spec.kind == "identifier":

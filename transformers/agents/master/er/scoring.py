@@ -406,7 +406,8 @@ def field_shifts(
         both = (levels[:, a] == n_levels[a] - 1) & (levels[:, b] == n_levels[b] - 1)
         if not both.any():
             continue
-        shift = out[b] if out[b] is not None else np.zeros(levels.shape[0], dtype=np.float32)
+        prev = out[b]
+        shift = prev if prev is not None else np.zeros(levels.shape[0], dtype=np.float32)
         shift[both] = np.log(u[b][-1]) - np.log(p)
         out[b] = shift
         done.add(b)
