@@ -101,9 +101,9 @@ _ISO_WEEK = r"^(?P<y>[0-9]{4})-?W(?P<w>[0-9]{2})(?:-?(?P<d>[1-7]))?$"
 _SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"
 #: Excel serials read as dates: 1954-10-03 .. 2119-01-28 (five digits above 20000)
 SERIAL_RANGE = (20_000, 80_000)
-DATE_WORDS = frozenset({"date", "datum", "fecha", "data", "day", "dt", "jour", "tag", "giorno",
-                        "dag", "dia", "día", "datetime", "born", "dob", "created", "updated",
-                        "timestamp", "when", "due", "birthday"})  # fmt: skip
+#: header words that name a date (not "data", "day", "tag": too common in other senses)
+DATE_WORDS = frozenset({"date", "datum", "fecha", "datetime", "born", "dob", "created",
+                        "updated", "timestamp", "due", "birthday", "fechas", "dates"})  # fmt: skip
 _NAME_SPLIT = re.compile(r"[^0-9A-Za-zÀ-ÿ]+|(?<=[a-z])(?=[A-Z])")
 
 

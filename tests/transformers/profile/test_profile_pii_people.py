@@ -96,3 +96,27 @@ def test_national_id_checksums_reject_altered_digits() -> None:
     mask, ev = pii_ids.classify(pl.Series(altered))
     assert not any(mask.to_list()), ev
     assert all(shape == 1 and passed == 0 for shape, passed in ev.values())
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "expected"),
+    [
+        ("geburtsdatum", ["1980-01-02", "1975-06-30", "1990-12-01"], "date_of_birth"),
+        ("date_de_naissance", ["02/01/1980", "30/06/1975", "01/12/1990"], "date_of_birth"),
+        ("passport_no", ["X1234567", "P 998877", "C7H2K9Q1"], "national_id"),
+        ("benutzername", ["jdoe", "m.muster", "anna_k"], "username"),
+        ("mot_de_passe", ["#@S9GDJk$K", "K!85Hy9@nT", "u*YNrgsy%0"], "password"),
+        ("maiden_name", ["Garcia", "Dubois", "Rossi"], "person_name"),
+        ("correo", ["a@b.es", "c@d.es", "e@f.es"], "email"),
+        # look-alikes under words that are hints in other senses
+        ("pass_rate", ["0.95", "0.5", "0.75"], None),
+        ("fiscal_year", ["2024", "2023", "2022"], None),
+        ("user_id", ["1", "2", "3"], None),
+    ],
+)
+def test_multilingual_header_hints(column: str, values: list[str], expected: str | None) -> None:
+    import polars as pl
+
+    from transformers.agents.profile import pii_patterns as pp
+
+    assert pp.detect_column(column, pl.Series(column, values)).pii_type == expected

@@ -131,7 +131,7 @@ NAME_HINTS: dict[str, frozenset[str]] = {
     NATIONAL_ID: frozenset({"nationalid", "passport", "passeport", "pasaporte", "passaporto",
                             "reisepass", "paspoort", "passnummer", "taxid", "tin", "steuerid",
                             "steuernummer", "idnr", "nif", "nie", "dni", "bsn", "nir", "nino",
-                            "codicefiscale", "fiscale", "fiscal", "insee", "sofinummer",
+                            "codicefiscale", "fiscale", "insee", "sofinummer",
                             "personalausweis", "ausweis", "ausweisnummer", "cedula", "cédula",
                             "curp", "idcard", "identity", "nationalidentifier", "nss", "cpf",
                             "pesel", "personnummer", "burgerservicenummer"}),
@@ -143,7 +143,7 @@ NAME_HINTS: dict[str, frozenset[str]] = {
                     "geburtstag", "geboren", "naissance", "datenaissance", "nacimiento",
                     "fechanacimiento", "nascita", "datanascita", "geboortedatum", "nascimento"}),
     POSTAL: frozenset({"zip", "zipcode", "postal", "postcode", "plz", "cp", "pincode",
-                       "codepostal", "postleitzahl", "cap", "codigopostal", "postcodigo"}),
+                       "codepostal", "postleitzahl", "codigopostal", "postcodigo"}),
     PERSON: frozenset(
         {"surname", "firstname", "lastname", "fullname", "forename", "givenname", "familyname",
          "maiden", "maidenname", "nom", "prenom", "prénom", "nomdefamille", "vorname",
@@ -157,7 +157,7 @@ NAME_HINTS: dict[str, frozenset[str]] = {
                          "benutzer", "usuario", "utilisateur", "identifiant", "utente",
                          "gebruikersnaam", "pseudo", "handle", "nickname", "screenname",
                          "loginname", "accountname"}),
-    PASSWORD: frozenset({"password", "passwd", "pwd", "pass", "passwort", "kennwort",
+    PASSWORD: frozenset({"password", "passwd", "pwd", "passwort", "kennwort",
                          "contrasena", "contraseña", "motdepasse", "mdp", "wachtwoord", "senha",
                          "passphrase", "secret"}),
 }  # fmt: skip
@@ -393,8 +393,9 @@ def _evidence(
 #: a checksum-only finding (digits stored as numbers, no header hint) needs this pass ratio
 CHECKSUM_RATIO = 0.9
 _HANDLE = r"^[A-Za-z0-9][\w.\-@+]{1,63}$"
-_SECRET = r"^\S{4,128}$"
-_ID_SHAPE = r"^(?=.*[0-9])[A-Za-z0-9][A-Za-z0-9 .\-/]{3,24}$"
+#: a password has letters ("0.95" under "pass_rate" is a rate), and no spaces
+_SECRET = r"^\S*[A-Za-z]\S*$"
+_ID_SHAPE = r"^[A-Za-z0-9 .\-/]*[0-9][A-Za-z0-9 .\-/]*$"
 
 
 def detect_column(
@@ -490,7 +491,11 @@ def _by_words(
     hinted IDs: the types without a value pattern of their own."""
     if hint in (USERNAME, PASSWORD, NATIONAL_ID, ADDRESS):
         shape = {USERNAME: _HANDLE, PASSWORD: _SECRET, NATIONAL_ID: _ID_SHAPE, ADDRESS: _ADDRESS}
-        ratio = _share(stripped.str.contains(shape[hint]))
+        length = stripped.str.len_chars()
+        sized = length.is_between(4, 128) if hint == PASSWORD else length.is_between(4, 25)
+        if hint in (USERNAME, ADDRESS):
+            sized = length > 0
+        ratio = _share(stripped.str.contains(shape[hint]) & sized)
         if ratio >= min_match_ratio:
             what = {USERNAME: "handle", PASSWORD: "secret", NATIONAL_ID: "ID", ADDRESS: "address"}
             return Detection(
