@@ -45,10 +45,7 @@ def _people(n: int = 4000, seed: int = 3) -> pl.DataFrame:
     dup["street_address"][rng.random(src.size) < 0.15] = None
     dup["postcode"][rng.random(src.size) < 0.15] = None
     frame = pl.DataFrame(
-        {
-            k: pl.Series(k, np.concatenate([base[k], dup[k]]).tolist(), dtype=pl.String)
-            for k in base
-        }  # fmt: skip
+        {k: pl.Series(k, np.concatenate([base[k], dup[k]]).tolist(), dtype=pl.String) for k in base}
     ).with_columns(pl.Series("entity", np.concatenate([np.arange(n_orig), src])))
     return with_row_id(frame.sample(fraction=1.0, shuffle=True, seed=seed))
 
