@@ -3,6 +3,12 @@
 1. FEBRL 1-3 (and hard variants without soc_sec_id/date_of_birth) written as CSV, run through
    the whole chain; pairwise precision/recall/F1 against the true links; Splink 5 (DuckDB,
    unsupervised: u by random sampling, m by EM) on the same CSV as the peer.
+1b. Skewed names (``BENCH_MASTER_SKEW_SIZES``, default 5,000 and 50,000 rows): generated
+   persons where eight surnames and eight given names cover over 30 % of the records, about 20 %
+   corrupted duplicates (typos, blank birth dates, postcodes, addresses, cities, given names),
+   no unique identifier; a hard variant without the birth date. Splink (term-frequency
+   adjustments on names and city, EM on blocked subsets) on the same CSV in the same run.
+   ``BENCH_MASTER_ONLY_SKEWED=1`` runs only this part.
 2. Golden-record field accuracy: for each cluster holding an ``-org`` record, hide it, build
    the golden record from its duplicates and compare field by field with the original, beside
    the baseline "most frequent value per field".
