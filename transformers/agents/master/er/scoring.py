@@ -506,7 +506,7 @@ def refine_m(
         for k in range(len(n_levels)):
             lv = levels[:, k].astype(np.int64)
             w = np.append(np.log(model.m[k] / model.u[k]), 0.0)  # index -1: missing adds 0
-            contrib = w[lv]
+            contrib = w[lv].astype(np.float32)  # pairs x fields: keep it compact
             shift = shifts[k] if shifts is not None else None
             if shift is not None:
                 contrib = contrib + shift
