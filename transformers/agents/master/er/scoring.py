@@ -424,8 +424,8 @@ def tf_adjustment(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair, the natural-log shift of the match weight (the sum of :func:`field_shifts`),
     and the number of fields agreeing exactly on a common value (``f > INFORMATIVE_U``)."""
-    adj = np.zeros(levels.shape[0], dtype=np.float64)
-    common = np.zeros(levels.shape[0], dtype=np.int64)
+    adj = np.zeros(levels.shape[0], dtype=np.float32)
+    common = np.zeros(levels.shape[0], dtype=np.int8)
     for k, shift in enumerate(shifts):
         if shift is not None:
             adj += shift
@@ -501,21 +501,24 @@ def refine_m(
         return model
     lam = model.lam if model.lam_score is None else model.lam_score
     need = float(np.log(REFINE_CONFIDENCE) - np.log1p(-REFINE_CONFIDENCE))
+    def contribution(k: int) -> np.ndarray:
+        w = np.append(np.log(model.m[k] / model.u[k]), 0.0).astype(np.float32)  # -1: missing
+        contrib = w[levels[:, k]]
+        shift = shifts[k] if shifts is not None else None
+        return contrib + shift if shift is not None else contrib
+
     for _ in range(rounds):
-        own: list[np.ndarray] = []
+        # one field's contribution at a time (pairs-sized float32 arrays), so memory stays at
+        # a few pair-sized arrays however many fields there are
+        total = np.full(levels.shape[0], np.log(lam) - np.log1p(-lam), dtype=np.float32)
         for k in range(len(n_levels)):
-            lv = levels[:, k].astype(np.int64)
-            w = np.append(np.log(model.m[k] / model.u[k]), 0.0)  # index -1: missing adds 0
-            contrib = w[lv].astype(np.float32)  # pairs x fields: keep it compact
-            shift = shifts[k] if shifts is not None else None
-            if shift is not None:
-                contrib = contrib + shift
-            own.append(contrib)
-        total = np.log(lam) - np.log1p(-lam) + np.sum(own, axis=0)
+            total += contribution(k)
         new_m = list(model.m)
         for k, nl in enumerate(n_levels):
-            sel = ((total - own[k]) >= need) & (levels[:, k] >= 0)
-            if int(sel.sum()) < REFINE_MIN_PAIRS or nl < 2:
+            if nl < 2:
+                continue
+            sel = ((total - contribution(k)) >= need) & (levels[:, k] >= 0)
+            if int(sel.sum()) < REFINE_MIN_PAIRS:
                 continue
             counts = np.bincount(levels[sel, k].astype(np.int64), minlength=nl)[:nl] + SMOOTH
             new_m[k] = monotone_m(counts / counts.sum(), model.u[k])
