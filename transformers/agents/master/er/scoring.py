@@ -501,6 +501,7 @@ def refine_m(
         return model
     lam = model.lam if model.lam_score is None else model.lam_score
     need = float(np.log(REFINE_CONFIDENCE) - np.log1p(-REFINE_CONFIDENCE))
+
     def contribution(k: int) -> np.ndarray:
         w = np.append(np.log(model.m[k] / model.u[k]), 0.0).astype(np.float32)  # -1: missing
         contrib = w[levels[:, k]]
