@@ -122,6 +122,8 @@ class OutputFile:
         str  # report | data | changes | quarantine | issues | golden | xref | stewardship | lineage
     )
     content_type: str = "application/octet-stream"
+    #: Bytes stored, set by the pipeline when it uploads the file (kept across a resume).
+    size: int | None = None
 
 
 @dataclass
@@ -156,6 +158,8 @@ class InputInfo:
     rows: int = 0
     columns: int = 0
     skipped_lines: list[dict[str, Any]] = field(default_factory=list)
+    #: Nested JSON: flattened column -> {"path": [keys], "json_text": "list" | "object"}
+    column_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

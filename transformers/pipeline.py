@@ -233,12 +233,15 @@ def _run(
         files = write_report_outputs(
             report, ordered, work_dir / "report", final_frame, frames=frames
         )
+        data_file = _data_output(tool, ordered, final_frame, work_dir / "data")
+        if data_file is not None:
+            files.append(data_file)
 
     # 7. Upload.
     with _span("pipeline.upload", job, files=len(files)):
         uploaded = _upload_all(job, storage, files)
         uploaded += [
-            {"name": o.name, "kind": o.kind, "key": _output_key(job, o.name), "size": None}
+            {"name": o.name, "kind": o.kind, "key": _output_key(job, o.name), "size": o.size}
             for r in ordered
             for o in r.outputs
         ]
@@ -341,7 +344,7 @@ def _checkpoint(
     """Upload the agent's own output files, its full result and (chained tools) the frame."""
     for out in result.outputs:
         if out.path is not None:
-            storage.upload_file(out.path, _output_key(job, out.name), out.content_type)
+            out.size = storage.upload_file(out.path, _output_key(job, out.name), out.content_type)
     base = f"{job.key_prefix}work/{result.agent_id}"
     result_path = work_dir / f"{result.agent_id}.result.json"
     result_path.write_text(
@@ -371,6 +374,28 @@ def load_checkpoint(
         frame_path = work_dir / Path(frame_key).name
         storage.download_file(frame_key, frame_path)
     return result_from_dict(payload["result"]), frame_path, payload.get("column_aliases", {})
+
+
+def _data_output(
+    tool: ToolSpec, results: list[AgentResult], frame: Any, work_dir: Path
+) -> OutputFile | None:
+    """The chained tool's final data (``<data_output>.csv``, Parquet when large) when an agent
+    changed data and none wrote the data itself (no ``data`` output: no writeback agent)."""
+    if tool.data_output is None or frame is None:
+        return None
+    if any(o.kind == "data" for r in results for o in r.outputs):
+        return None
+    changed = any(r.status == AgentStatus.SUCCESS and r.changes for r in results)
+    if not changed:
+        return None
+    from transformers.io.writers import data_output_format, write_table
+
+    fmt = data_output_format(frame)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / f"{tool.data_output}.{fmt}"
+    write_table(frame, path, fmt)
+    content_type = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    return OutputFile(path.name, path, "data", content_type)
 
 
 def _output_key(job: PipelineJob, name: str) -> str:

@@ -63,6 +63,9 @@ class ToolSpec:
     #: Optional ``module:function`` that wraps each implementation of this tool when it is
     #: bound: ``(AgentSpec, fn) -> fn`` (clean-my-data: reuse the previewer's simulation).
     bind: str = ""
+    #: Chained tools that change data: the stem of the data file the pipeline hands back when
+    #: an agent changed data and no agent wrote the data itself (``cleaned`` -> cleaned.csv).
+    data_output: str | None = None
 
     @property
     def queue_name(self) -> str:
@@ -162,6 +165,7 @@ CLEAN = ToolSpec(
     file_roles=(PRIMARY,),
     chained=True,
     bind="transformers.agents.clean._memo:bind",
+    data_output="cleaned",
     agents=(
         AgentSpec(
             "cleanse-previewer",

@@ -58,7 +58,8 @@ def result_to_dict(result: AgentResult) -> dict[str, Any]:
         value = getattr(result, f.name)
         if f.name == "outputs":
             out[f.name] = [
-                {"name": o.name, "kind": o.kind, "content_type": o.content_type} for o in value
+                {"name": o.name, "kind": o.kind, "content_type": o.content_type, "size": o.size}
+                for o in value
             ]
         else:
             out[f.name] = jsonable(value)
@@ -80,7 +81,8 @@ def result_from_dict(data: dict[str, Any]) -> AgentResult:
         changes=[Change(**{**c, "kind": ChangeKind(c["kind"])}) for c in data.get("changes", [])],
         # Outputs were uploaded when the agent finished; only their names survive a resume.
         outputs=[
-            OutputFile(name=o["name"], path=None, kind=o["kind"]) for o in data.get("outputs", [])
+            OutputFile(name=o["name"], path=None, kind=o["kind"], size=o.get("size"))
+            for o in data.get("outputs", [])
         ],
         renames=dict(data.get("renames", {})),
         error_code=data.get("error_code"),

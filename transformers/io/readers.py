@@ -25,6 +25,7 @@ from transformers.errors import (
 )
 from transformers.io.decode import CP1252_ERRORS, to_utf8
 from transformers.io.delimited import read_delimited
+from transformers.io.flatten import MAX_DEPTH, ColumnSource, flatten, is_nested
 from transformers.io.infer import infer_types
 from transformers.io.options import LoadedTable, ReadOptions
 from transformers.io.sniff import (
@@ -61,14 +62,15 @@ def read_table(path: Path, *, filename: str, role: str, options: ReadOptions) ->
     skipped: list[dict[str, Any]] = []
     notes: list[str] = []
     row_ids: Any = None
+    sources: dict[str, ColumnSource] = {}
     if fmt in ("csv", "tsv"):
         header, frame, row_ids, skipped, encoding, fmt = _read_csv(path, filename, options)
     elif fmt == "xlsx":
         header, frame, row_ids, notes = _read_xlsx(path, options)
     elif fmt == "json":
-        header, frame, row_ids, skipped, encoding = _read_json(path, options)
+        header, frame, row_ids, skipped, encoding, sources = _read_json(path, options)
     elif fmt == "jsonl":
-        header, frame, row_ids, skipped, encoding = _read_jsonl(path, options)
+        header, frame, row_ids, skipped, encoding, sources = _read_jsonl(path, options)
     else:
         header, frame = _read_parquet(path)
 
@@ -76,6 +78,19 @@ def read_table(path: Path, *, filename: str, role: str, options: ReadOptions) ->
     names, header_notes = unique_names(header)
     notes.extend(header_notes)
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    column_sources: dict[str, dict[str, Any]] = {}
+    if is_nested(sources):
+        for key, name in zip(header, names, strict=True):
+            src = sources.get(str(key))
+            if src is not None:
+                column_sources[name] = src.describe()
+        lists = [n for n, d in column_sources.items() if d.get("json_text")]
+        flat = sum(len(d["path"]) > 1 for d in column_sources.values())
+        notes.append(
+            f"nested JSON flattened: {flat} column(s) from nested objects (dotted names, up to "
+            f"{MAX_DEPTH} levels)"
+            + (f"; kept as JSON text: {', '.join(lists[:10])}" if lists else "")
+        )
     _check_rows(frame.height, options)
     frame = infer_types(frame)
     _check_cells(frame, options)
@@ -93,6 +108,7 @@ def read_table(path: Path, *, filename: str, role: str, options: ReadOptions) ->
         rows=frame.height,
         columns=frame.width - 1,
         skipped_lines=skipped,
+        column_sources=column_sources,
     )
     return LoadedTable(frame=frame, info=info, notes=notes)
 
@@ -312,9 +328,11 @@ def column_from_values(name: str, values: list[Any], *, integral_floats: bool = 
 
 def _frame_from_records(
     records: Iterable[dict[str, Any]], options: ReadOptions
-) -> tuple[list[str | None], pl.DataFrame]:
+) -> tuple[list[str | None], pl.DataFrame, dict[str, ColumnSource]]:
     columns: dict[str, list[Any]] = {}
-    for count, record in enumerate(records, start=1):
+    sources: dict[str, ColumnSource] = {}
+    for count, nested in enumerate(records, start=1):
+        record = flatten(nested, sources)
         for key in record:
             if key not in columns:
                 columns[key] = [None] * (count - 1)
@@ -323,7 +341,7 @@ def _frame_from_records(
             values.append(record.get(key))
         _check_rows(count, options)
     series = [column_from_values(f"f{i}", v) for i, v in enumerate(columns.values())]
-    return list(columns), pl.DataFrame(series)
+    return list(columns), pl.DataFrame(series), sources
 
 
 # --------------------------------------------------------------------------- JSON
@@ -348,7 +366,7 @@ def _decode_all(raw: bytes) -> str:
 
 def _read_json(
     path: Path, options: ReadOptions
-) -> tuple[list[str | None], pl.DataFrame, Any, list[dict[str, Any]], str]:
+) -> tuple[list[str | None], pl.DataFrame, Any, list[dict[str, Any]], str, dict[str, ColumnSource]]:
     src = to_utf8(path)
     try:
         with src.path.open("rb") as f:
@@ -383,13 +401,13 @@ def _read_json(
             raise InvalidFileError(problem, details={"item": i + 1, "problem": problem})
         raw = json.dumps(item, ensure_ascii=False, default=str)[:200]
         skipped.append({"line": None, "item": i + 1, "problem": problem, "raw": raw})
-    header, frame = _frame_from_records(records, options)
-    return header, frame, ids, skipped, src.encoding
+    header, frame, sources = _frame_from_records(records, options)
+    return header, frame, ids, skipped, src.encoding, sources
 
 
 def _read_jsonl(
     path: Path, options: ReadOptions
-) -> tuple[list[str | None], pl.DataFrame, Any, list[dict[str, Any]], str]:
+) -> tuple[list[str | None], pl.DataFrame, Any, list[dict[str, Any]], str, dict[str, ColumnSource]]:
     src = to_utf8(path)
     skipped: list[dict[str, Any]] = []
     ids: list[int] = []
@@ -425,10 +443,10 @@ def _read_jsonl(
                 row_id += 1
 
     try:
-        header, frame = _frame_from_records(records(), options)
+        header, frame, sources = _frame_from_records(records(), options)
     finally:
         src.cleanup()
-    return header, frame, ids, skipped, src.encoding
+    return header, frame, ids, skipped, src.encoding, sources
 
 
 # --------------------------------------------------------------------------- Parquet

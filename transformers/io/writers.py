@@ -31,6 +31,16 @@ def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: rows up to which a data output is CSV (what a person opens); above it Parquet (compact,
+#: typed, read by every data tool)
+CSV_MAX_ROWS = 500_000
+
+
+def data_output_format(frame: pl.DataFrame) -> str:
+    """``csv`` for a small frame, ``parquet`` for a large one (see ``CSV_MAX_ROWS``)."""
+    return "csv" if frame.height <= CSV_MAX_ROWS else "parquet"
+
+
 def write_table(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     """Write ``frame`` (without ``__row_id__``) to ``path`` as csv/tsv/xlsx/json/jsonl/parquet.
 

@@ -34,8 +34,20 @@ class GoldenRecordBuilderParams(AgentParams):
     blocking_keys: list[list[str]] | None = Field(
         None, description="Blocking passes, each a list of key expressions (None = automatic)."
     )
-    match_threshold: float = Field(
-        0.85, gt=0, le=1, description="Posterior match probability (or weighted score) to merge."
+    match_threshold: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Posterior match probability (or weighted score) to merge. None: chosen "
+        "from the Fellegi-Sunter model, the lowest cut (>= min_match_threshold) whose accepted "
+        "pairs are expected, by their posteriors, to be matches at target_precision (0.85 for "
+        "the weighted scorer).",
+    )
+    target_precision: float = Field(
+        0.995, gt=0.5, lt=1, description="Expected precision the automatic threshold aims at."
+    )
+    min_match_threshold: float = Field(
+        0.85, ge=0.5, lt=1, description="The automatic threshold never goes below this."
     )
     scoring: Literal["weighted", "fellegi_sunter"] = "fellegi_sunter"
     survivorship_default: str = "most_complete"
@@ -73,6 +85,11 @@ class GoldenRecordBuilderParams(AgentParams):
         le=1_000_000,
         description="Transitive-closure guard: a merge that would make a cluster larger is "
         "refused and reported.",
+    )
+    term_frequency_adjustments: bool = Field(
+        True,
+        description="Fellegi-Sunter: weigh exact agreement on a value by how common the value "
+        "is (agreeing on 'smith' is weaker evidence than on a rare surname), as Splink does.",
     )
     u_sample_pairs: int = Field(200_000, ge=1_000, le=5_000_000)
     em_max_iterations: int = Field(100, ge=1, le=1_000)

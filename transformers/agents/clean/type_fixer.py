@@ -8,6 +8,13 @@ For each text column (or the ``columns`` given) the values are trimmed; placehol
   A column where some value has a leading zero (``00123``: a code, not a number) is not
   converted.
 - boolean: true/false, yes/no, y/n, t/f (any case). ``0``/``1`` stay numbers.
+- locale formats, read by the same detector as unified-profiler (``transformers.io.formats``):
+  decimal comma and thousands separators (``1.234,56``, ``1 234 567``, ``1'234.50``),
+  percentages (``62%`` -> 0.62), currency symbols and codes (``€ 3,50``, ``USD 1,200.00``),
+  accounting negatives, day/month order decided over the column, month names in six
+  languages, ISO weeks (``2024-W13``), Excel serial dates in text under a date header. Tried
+  first when the detector reads at least ``min_parse_ratio`` of a sample; the format found is
+  in ``data.formats``.
 - date: ISO (``2024-01-31``), numeric day/month orders (``31/01/2024`` or ``01/31/2024``, with
   ``/``, ``-`` or ``.``) and month names (``31 Jan 2024``, ``Jan 31, 2024``). The order is
   ``day_first`` when given, else detected from values that decide it (a first part > 12 means
@@ -59,12 +66,31 @@ from transformers.contract import (
     RowIssue,
     SummaryItem,
 )
+from transformers.io import formats
 from transformers.params.clean import TypeFixerParams
 
 AGENT_ID = "type-fixer"
 
 
-ALL_KINDS = frozenset({"number", "boolean", "date"})
+ALL_KINDS = frozenset({"number", "boolean", "date", "locale"})
+_LOCALE_TYPES = {"integer": "Int64", "float": "Float64", "date": "Date", "datetime": "Datetime"}
+#: rows of a column the locale detector looks at before the whole column is tried
+LOCALE_SAMPLE = 2_000
+
+
+def _kind_enabled(guess: formats.FormatGuess, params: TypeFixerParams) -> bool:
+    if guess.dtype in ("integer", "float"):
+        return params.convert_numbers
+    return params.convert_dates
+
+
+def _locale_candidate(raw: pl.Series, params: TypeFixerParams) -> bool:
+    """Whether the locale detector reads enough of an evenly spaced sample of the column."""
+    if raw.len() > LOCALE_SAMPLE:
+        step = raw.len() / LOCALE_SAMPLE
+        raw = raw.gather([int(i * step) for i in range(LOCALE_SAMPLE)])
+    guess = formats.detect(raw, raw.name, params.min_parse_ratio)
+    return guess is not None and _kind_enabled(guess, params)
 
 
 def _candidates(
@@ -76,6 +102,17 @@ def _candidates(
     """(type name, parsed series with nulls where unparsed, extra info) for each candidate
     kind in ``allowed``. A generator: the caller stops once one parses every value."""
     vals = raw.filter(present)
+    if "locale" in allowed:
+        guess = formats.detect(vals, raw.name, params.min_parse_ratio)
+        if guess is not None and _kind_enabled(guess, params):
+            parsed = pl.select(
+                pl.when(pl.lit(present)).then(pl.lit(formats.parse(raw, guess)))
+            ).to_series()
+            info = {
+                "format": guess.describe(),
+                "order_undetermined": bool(guess.options.get("order_undetermined")),
+            }
+            yield (_LOCALE_TYPES[guess.dtype], parsed.alias(raw.name), info)
     if params.convert_numbers and "number" in allowed:
         num, integral, leading_zero = parse_numbers(raw)
         if not leading_zero:
@@ -190,6 +227,7 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
     kept_text: dict[str, dict[str, Any]] = {}
     issues: list[RowIssue] = []
     undetermined: list[str] = []
+    found_formats: dict[str, dict[str, Any]] = {}
 
     # Batched pre-pass (one polars query for all columns): columns whose present values are
     # all plain numbers are converted here; the rest go through the per-column detection.
@@ -210,7 +248,12 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
             need = params.min_parse_ratio * p_
             if not p_:
                 slow.remove(c)
-            elif params.convert_numbers and n_ == p_ and not stats[f"z{i}"]:
+            elif (
+                params.convert_numbers
+                and n_ == p_
+                and not stats[f"z{i}"]
+                and not (params.convert_dates and formats.names_a_date(c))
+            ):  # numbers under a date header may be Excel serial dates: the detector decides
                 fast.append((c, "Float64" if stats[f"d{i}"] else "Int64"))
             else:
                 kinds: set[str] = set()
@@ -220,6 +263,8 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
                     kinds.add("boolean")
                 if params.convert_dates and stats[f"s{i}"] >= need:
                     kinds.add("date")
+                if _locale_candidate(frame.get_column(c), params):
+                    kinds.add("locale")
                 if kinds:
                     allowed[c] = frozenset(kinds)
                 else:
@@ -280,6 +325,8 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
             continue
         type_name, parsed, info = best
         ratio = best_ok / n_present
+        if "format" in info:
+            found_formats[name] = info["format"]
         if ratio < params.min_parse_ratio:
             continue
         failed = present & parsed.is_null()
@@ -346,6 +393,7 @@ def run(frame: pl.DataFrame, params: TypeFixerParams, ctx: AgentContext) -> Agen
         "converted_columns": converted,
         "kept_as_text": kept_text,
         "date_order_undetermined": undetermined,
+        "formats": found_formats,
     }
     result.summary_metrics = {
         "columns_examined": len(candidates),

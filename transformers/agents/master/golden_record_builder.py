@@ -58,6 +58,11 @@ IDENTITY_ROLES = {
     "company",
 }
 MAX_AUTO_COLUMNS = 12
+#: comparator kinds whose exact agreement is weighed by the value's frequency (names, places,
+#: categories, dates, postcodes: a common value is weak evidence); numbers are not
+#: the merge cut of the weighted scorer when no threshold is given (it has no posterior)
+AUTO_WEIGHTED_THRESHOLD = 0.85
+TF_KINDS = frozenset({"name", "address", "category", "date", "identifier"})
 
 
 def _detect_match_columns(frame: pl.DataFrame) -> list[str]:
@@ -188,6 +193,8 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
 
     # Scoring.
     model: scoring.FSModel | None = None
+    tf_fields: list[str] = []
+    implied_names: list[str] = []
     if p.scoring == "fellegi_sunter":
         rng = np.random.default_rng(p.random_seed)
         r_count = int(min(p.u_sample_pairs, n * (n - 1) // 2)) if n > 1 else 0
@@ -198,16 +205,44 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         u = scoring.estimate_u(random_levels, n_levels)
         # at most ~2 true duplicates per row among the candidates (see scoring.em)
         lam_max = min(0.5, 2.0 * n / max(len(left), 1))
-        model = scoring.em(levels, n_levels, u, max_iter=p.em_max_iterations, lam_max=lam_max)
+        adjustment = common = None
+        shifts: list[np.ndarray | None] | None = None
+        if p.term_frequency_adjustments:
+            freqs = [
+                scoring.value_frequencies(encoded[s.column].codes) if s.kind in TF_KINDS else None
+                for s in specs
+            ]
+            implied = scoring.implied_fields(random_levels, n_levels)
+            shifts = scoring.field_shifts(levels, n_levels, u, freqs, left, implied)
+            adjustment, common = scoring.tf_adjustment(levels, n_levels, u, shifts, freqs, left)
+            implied_names = [f"{specs[b].column} given {specs[a].column}" for a, b, _ in implied]
+            tf_fields = [s.column for s, f in zip(specs, freqs, strict=True) if f is not None]
+        model = scoring.em(
+            levels,
+            n_levels,
+            u,
+            max_iter=p.em_max_iterations,
+            lam_max=lam_max,
+            adjustment=adjustment,
+            common=common,
+        )
         # u describes random pairs, so the prior must too (see scoring.random_pair_prior)
         model = scoring.random_pair_prior(model, len(left), n * (n - 1) // 2)
-        prob = scoring.fs_probability(levels, n_levels, model)
+        model = scoring.refine_m(levels, n_levels, model, shifts)
+        prob = scoring.fs_probability(levels, n_levels, model, adjustment)
     else:
         weights = [p.field_weights.get(s.column, 1.0) for s in specs]
         prob = scoring.weighted_score(levels, n_levels, weights)
     compared = (levels >= 0).sum(axis=1) if levels.size else np.zeros(len(left), np.int64)
     need = min(p.min_fields_compared, len(specs)) if specs else 1
-    accepted = (prob >= p.match_threshold) & (compared >= need)
+    threshold = p.match_threshold
+    if threshold is None:
+        threshold = (
+            scoring.honest_threshold(prob, p.target_precision, floor=p.min_match_threshold)
+            if model is not None
+            else AUTO_WEIGHTED_THRESHOLD
+        )
+    accepted = (prob >= threshold) & (compared >= need)
     t_score = time.perf_counter()
 
     # Clustering.
@@ -271,7 +306,10 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
             "pairs_per_pass": blocked.per_pass,
         },
         "scoring": p.scoring,
-        "match_threshold": p.match_threshold,
+        "match_threshold": threshold,
+        "match_threshold_source": "parameter"
+        if p.match_threshold is not None
+        else f"chosen for an expected precision of {p.target_precision} (model posteriors)",
         "survivorship_default": p.survivorship_default,
         "score_histogram": _histogram(prob),
         "trust_score_formula": "min match probability over the edges that joined the cluster "
@@ -285,6 +323,9 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
             "em_converged": model.converged,
             "lambda_prior": model.lam_prior,
             "em_fallback": model.fallback,
+            "term_frequency_fields": tf_fields,
+            "dependent_fields": implied_names,
+            "m_refined_fields": [specs[k].column for k in model.refined],
             "fields": {
                 s.column: {
                     "m": [round(float(x), 6) for x in model.m[k]],
@@ -326,7 +367,7 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
                 "review-borderline",
                 "medium",
                 f"{borderline} candidate pairs scored between 0.5 and the match threshold "
-                f"{p.match_threshold}; review them or lower the threshold.",
+                f"{threshold:.3f}; review them or lower the threshold.",
                 "medium",
             )
         )

@@ -9,8 +9,8 @@ score-risk itself (default parameters) when it is absent. Checks, each passed or
    ``allowed_pii_columns`` (names resolved through renames).
 3. ``allowed_exists:<column>``: each allowed PII column exists (a stale declaration fails).
 4. ``classification``: at least the level the PII requires: no PII -> public; any PII ->
-   confidential; SSN, card numbers, IBAN -> restricted (public < internal < confidential <
-   restricted). Undeclared with PII present -> failed.
+   confidential; SSN and national IDs, card numbers, IBAN, passwords -> restricted
+   (public < internal < confidential < restricted). Undeclared with PII present -> failed.
 5. ``retention``: with PII, a retention is declared and <= ``max_retention_days_with_pii``.
 6. ``profile_pii_hint:<column>``: a column the profiler hinted as PII but score-risk did not
    confirm is reported as ``warning`` (not failed) for a human to look at.
@@ -41,7 +41,7 @@ from transformers.params.profile import GovernanceCheckerParams, ScoreRiskParams
 
 AGENT_ID = "governance-checker"
 LEVELS = ["public", "internal", "confidential", "restricted"]
-RESTRICTED_TYPES = {pp.SSN, pp.CREDIT_CARD, pp.IBAN}
+RESTRICTED_TYPES = {pp.SSN, pp.NATIONAL_ID, pp.CREDIT_CARD, pp.IBAN, pp.PASSWORD}
 
 
 def run(frame: pl.DataFrame, params: GovernanceCheckerParams, ctx: AgentContext) -> AgentResult:

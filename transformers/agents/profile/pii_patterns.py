@@ -4,7 +4,8 @@
 Each non-null value (whitespace-stripped) is assigned to at most ONE type, tested in this
 precedence order, so that a more specific pattern always wins over a looser one:
 
-    email > iban (mod-97) > credit_card (Luhn) > ssn > ip (v4/v6) > date > postal_code > phone
+    email > iban (mod-97) > credit_card (Luhn) > ssn > national_id (format + checksum, see
+    pii_ids) > ip (v4/v6) > date > postal_code > phone
 
 ``phone`` additionally refuses anything shaped like an SSN (``ddd-dd-dddd``) or a date
 (``yyyy-mm-dd``, ``dd/mm/yyyy``...), valid or not, and plain decimals (``12345.678``), so an SSN
@@ -20,8 +21,20 @@ Column names are only a tiebreaker, matched on whole words (``customer_email``, 
   none before 1900, spanning at least 10 years, median age between 10 and
   100 years — and no event word like ``order`` or
   ``created`` is in the name);
-* person names and street addresses have no value pattern; they are detected when the name says
-  so *and* the values look like words.
+* street addresses have no value pattern; they are detected when the name says so *and* the
+  values look like addresses. Person names are found by value too: a column whose values are,
+  for at least ``pii_names.NAME_RATIO`` of them, names from the offline name lists
+  (``pii_names``) is a person-name column whatever its header;
+* usernames and passwords have no pattern of their own: a header hint (several languages:
+  ``login``, ``benutzername``, ``usuario``, ``pwd``, ``passwort``, ``mot_de_passe``...) plus
+  handle- or secret-shaped values;
+* numbers stored as numbers are read as their digits: a column of integers (or integral floats)
+  of 13-19 digits passing Luhn is a card column, one of 9-15 digits passing a national-ID
+  checksum a national-ID column, without any header hint (the checksum is the evidence).
+
+Every detection carries its ``evidence``: the value hit ratio, the checksum pass ratio (share of
+the values of the type's shape that pass its check digit, where it has one), the header hint,
+the national-ID formats seen, the name-list hit ratio.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from transformers.agents.profile import pii_ids, pii_names
 from transformers.agents.profile.stats import name_tokens
 
 EMAIL = "email"
@@ -44,8 +58,15 @@ DOB = "date_of_birth"
 POSTAL = "postal_code"
 PERSON = "person_name"
 ADDRESS = "street_address"
+NATIONAL_ID = "national_id"
+USERNAME = "username"
+PASSWORD = "password"
 
-PRECEDENCE: tuple[str, ...] = (EMAIL, IBAN, CREDIT_CARD, SSN, IP, "date", POSTAL, PHONE)
+PRECEDENCE: tuple[str, ...] = (
+    EMAIL, IBAN, CREDIT_CARD, SSN, NATIONAL_ID, IP, "date", POSTAL, PHONE
+)  # fmt: skip
+#: types found by a check function rather than a regex alone (see classify_values)
+_FUNCTION_TYPES = frozenset({NATIONAL_ID})
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _H = r"[0-9A-Fa-f]{1,4}"
@@ -88,26 +109,58 @@ _DATE_SHAPE = (
     r"^(?:[0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.][0-9]{2,4})"
 )
 _DIGITS = r"^[0-9]+$"
+#: loose screen for national-ID shapes (the full test is pii_ids.classify)
+_ID_SCREEN = (
+    r"^(?:[0-9XYZxyz][0-9 .\-]{7,20}[0-9A-Za-z]|[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?"
+    r"[A-Za-z]|[A-Za-z]{6}[0-9A-Za-z]{10})$"
+)
 _DECIMAL = r"^[0-9]+[.,][0-9]+$"  # 12345.678 is an amount, not a phone number
 _YYYYMMDD = r"^(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])$"
 _WORDS = r"^[^\W\d_]+(?:[ '.\-]+[^\W\d_]+)*\.?$"
 _ADDRESS = r"^[0-9A-Za-z][\w '.,/#\-]*[^\W\d_][\w '.,/#\-]*$"
 
-#: Whole-word name hints per type.
+#: Whole-word name hints per type (English, French, German, Spanish, Italian, Dutch,
+#: Portuguese; accents kept as written and also without them).
 NAME_HINTS: dict[str, frozenset[str]] = {
-    EMAIL: frozenset({"email", "mail", "emailaddress", "e"}),
-    PHONE: frozenset({"phone", "tel", "telephone", "mobile", "cell", "fax", "msisdn"}),
+    EMAIL: frozenset({"email", "mail", "emailaddress", "e", "courriel", "correo", "epost",
+                      "posta"}),
+    PHONE: frozenset({"phone", "tel", "telephone", "mobile", "cell", "fax", "msisdn", "telefon",
+                      "telefono", "teléfono", "téléphone", "telefone", "handy", "movil",
+                      "móvil", "portable", "cellulare", "gsm", "rufnummer", "telefoon"}),
     SSN: frozenset({"ssn", "social", "sec", "socsec", "nin", "sin"}),
-    CREDIT_CARD: frozenset({"card", "cc", "credit", "pan", "creditcard"}),
-    IBAN: frozenset({"iban", "bank", "account"}),
+    NATIONAL_ID: frozenset({"nationalid", "passport", "passeport", "pasaporte", "passaporto",
+                            "reisepass", "paspoort", "passnummer", "taxid", "tin", "steuerid",
+                            "steuernummer", "idnr", "nif", "nie", "dni", "bsn", "nir", "nino",
+                            "codicefiscale", "fiscale", "insee", "sofinummer",
+                            "personalausweis", "ausweis", "ausweisnummer", "cedula", "cédula",
+                            "curp", "idcard", "identity", "nationalidentifier", "nss", "cpf",
+                            "pesel", "personnummer", "burgerservicenummer"}),
+    CREDIT_CARD: frozenset({"card", "cc", "credit", "pan", "creditcard", "carte", "tarjeta",
+                            "karte", "kreditkarte", "carta"}),
+    IBAN: frozenset({"iban", "bank", "account", "konto", "rib", "cuenta", "conto"}),
     IP: frozenset({"ip", "ipv4", "ipv6", "ipaddress"}),
-    DOB: frozenset({"dob", "birth", "birthday", "born", "birthdate", "bday"}),
-    POSTAL: frozenset({"zip", "zipcode", "postal", "postcode", "plz", "cp", "pincode"}),
+    DOB: frozenset({"dob", "birth", "birthday", "born", "birthdate", "bday", "geburtsdatum",
+                    "geburtstag", "geboren", "naissance", "datenaissance", "nacimiento",
+                    "fechanacimiento", "nascita", "datanascita", "geboortedatum", "nascimento"}),
+    POSTAL: frozenset({"zip", "zipcode", "postal", "postcode", "plz", "cp", "pincode",
+                       "codepostal", "postleitzahl", "codigopostal", "postcodigo"}),
     PERSON: frozenset(
-        {"surname", "firstname", "lastname", "fullname", "forename", "givenname", "familyname"}
+        {"surname", "firstname", "lastname", "fullname", "forename", "givenname", "familyname",
+         "maiden", "maidenname", "nom", "prenom", "prénom", "nomdefamille", "vorname",
+         "nachname", "familienname", "geburtsname", "mädchenname", "nombre", "apellido",
+         "apellidos", "cognome", "nome", "voornaam", "achternaam", "naam", "sobrenome"}
     ),
-    ADDRESS: frozenset({"address", "street", "addr"}),
-}
+    ADDRESS: frozenset({"address", "street", "addr", "adresse", "direccion", "dirección",
+                        "indirizzo", "strasse", "straße", "rue", "calle", "adres", "anschrift",
+                        "endereco", "endereço"}),
+    USERNAME: frozenset({"username", "login", "userid", "uname", "user", "benutzername",
+                         "benutzer", "usuario", "utilisateur", "identifiant", "utente",
+                         "gebruikersnaam", "pseudo", "handle", "nickname", "screenname",
+                         "loginname", "accountname"}),
+    PASSWORD: frozenset({"password", "passwd", "pwd", "passwort", "kennwort",
+                         "contrasena", "contraseña", "motdepasse", "mdp", "wachtwoord", "senha",
+                         "passphrase", "secret"}),
+}  # fmt: skip
 _PERSON_QUALIFIERS = frozenset({"first", "last", "given", "family", "full", "middle", "maiden"})
 _NOT_PERSON = frozenset(
     {"file", "host", "user", "product", "company", "table", "column", "field", "domain",
@@ -130,6 +183,8 @@ class Detection:
     matches: dict[str, int] = field(default_factory=dict)  # per type (exclusive, precedence)
     non_null: int = 0
     reason: str = ""
+    #: what the finding rests on: value hit ratio, checksum pass ratio, header hint, formats
+    evidence: dict[str, object] = field(default_factory=dict)
 
 
 def name_hint(column: str) -> str | None:
@@ -137,7 +192,8 @@ def name_hint(column: str) -> str | None:
     tokens = name_tokens(column)
     token_set = set(tokens)
     joined = "".join(tokens)
-    for pii_type in (EMAIL, SSN, CREDIT_CARD, IBAN, IP, DOB, POSTAL, PHONE, ADDRESS):
+    for pii_type in (PASSWORD, EMAIL, SSN, NATIONAL_ID, CREDIT_CARD, IBAN, IP, DOB, POSTAL,
+                     PHONE, ADDRESS, USERNAME):  # fmt: skip
         hints = NAME_HINTS[pii_type]
         if token_set & hints and not (pii_type == EMAIL and token_set == {"e"}):
             return pii_type
@@ -183,8 +239,13 @@ def iban_valid(value: str) -> bool:
     return int(digits) % 97 == 1
 
 
-def classify_values(values: pl.Series) -> dict[str, pl.Series]:
-    """Exclusive boolean masks per type (PRECEDENCE order) over stripped string values."""
+def classify_values(
+    values: pl.Series, evidence: dict[str, object] | None = None
+) -> dict[str, pl.Series]:
+    """Exclusive boolean masks per type (PRECEDENCE order) over stripped string values.
+
+    ``evidence``, if given, receives per checked type the values of its shape and those passing
+    its check (``{"credit_card": (shape, passed), ...}``) and the national-ID formats seen."""
     s = values.cast(pl.String).str.strip_chars()
     remaining = s.is_not_null()
     masks: dict[str, pl.Series] = {}
@@ -192,15 +253,31 @@ def classify_values(values: pl.Series) -> dict[str, pl.Series]:
         if not remaining.any():  # every value already has a type: the rest match nothing
             masks[pii_type] = remaining
             continue
+        if pii_type in _FUNCTION_TYPES:
+            rest = pl.select(pl.when(pl.lit(remaining)).then(pl.lit(s))).to_series()
+            m, formats = pii_ids.classify(rest)
+            m = m & remaining
+            if evidence is not None and formats:
+                evidence["national_id_formats"] = formats
+                shaped = sum(a for a, _ in formats.values())
+                evidence[NATIONAL_ID] = (shaped, sum(b for _, b in formats.values()))
+            masks[pii_type] = m
+            remaining = remaining & ~m
+            continue
         m = s.str.contains(PATTERNS[pii_type]).fill_null(False) & remaining
         if m.any():
             if pii_type == CREDIT_CARD:
                 cand = s.filter(m).str.replace_all(r"[ \-]", "")
                 ok = luhn_valid(cand.to_list())
+                if evidence is not None:
+                    evidence[CREDIT_CARD] = (int(m.sum()), int(ok.sum()))
                 m = _scatter(m, ok)
             elif pii_type == IBAN:
                 cand = s.filter(m)
-                m = _scatter(m, np.array([iban_valid(v) for v in cand.to_list()], dtype=bool))
+                ok = np.array([iban_valid(v) for v in cand.to_list()], dtype=bool)
+                if evidence is not None:
+                    evidence[IBAN] = (int(m.sum()), int(ok.sum()))
+                m = _scatter(m, ok)
             elif pii_type == PHONE:
                 digits = s.str.replace_all(r"[^0-9]", "").str.len_chars()
                 m = (
@@ -215,6 +292,12 @@ def classify_values(values: pl.Series) -> dict[str, pl.Series]:
     return masks
 
 
+#: distinct values of a text column checked against the name lists while screening, and the hit
+#: share that makes it a candidate (the full column is judged by detect_column)
+NAME_SCREEN_VALUES = 300
+NAME_SCREEN_RATIO = 0.5
+
+
 def screen_candidates(frame: pl.DataFrame, columns: list[str]) -> list[str]:
     """Columns worth a full ``detect_column``: typed dates, a name hint, or any value matching
     a PII pattern (regex only), found with one select over all columns."""
@@ -226,14 +309,26 @@ def screen_candidates(frame: pl.DataFrame, columns: list[str]) -> list[str]:
         dtype = schema[c]
         if dtype.is_temporal() or name_hint(c) is not None:
             out.append(c)
+        elif dtype.is_integer() or dtype.is_float():
+            # numbers: worth a look if they are long enough to be card or ID numbers
+            exprs.append((pl.col(c).abs() >= 1e8).any().alias(f"{len(checked)}"))
+            checked.append(c)
         elif dtype == pl.String:
             s = pl.col(c).str.strip_chars()
-            any_match = pl.any_horizontal([s.str.contains(p) for p in PATTERNS.values()])
+            any_match = pl.any_horizontal(
+                [s.str.contains(p) for p in (*PATTERNS.values(), _ID_SCREEN)]
+            )
             exprs.append(any_match.any().alias(f"{len(checked)}"))
             checked.append(c)
     if exprs:
         hits = frame.select(exprs).row(0)
         out += [c for c, hit in zip(checked, hits, strict=True) if hit]
+    # person names have no pattern: text columns whose values are mostly names
+    for c in checked:
+        if c not in out and schema[c] == pl.String:
+            distinct = frame.get_column(c).drop_nulls().unique().head(NAME_SCREEN_VALUES)
+            if pii_names.name_hit_ratio(distinct) >= NAME_SCREEN_RATIO:
+                out.append(c)
     chosen = set(out)
     return [c for c in columns if c in chosen]
 
@@ -264,6 +359,45 @@ def plausible_birth_years(years: pl.Series, today: dt.date | None = None) -> boo
     return 10 <= year - float(median) <= 100  # type: ignore[arg-type]
 
 
+def as_digits(series: pl.Series) -> pl.Series | None:
+    """Integers, or floats that are all whole numbers, as digit strings (None otherwise): a card
+    or ID number stored as a number is still the same digits."""
+    dtype = series.dtype
+    if dtype.is_integer():
+        return series.cast(pl.String)
+    if dtype.is_float():
+        nn = series.drop_nulls().drop_nans()
+        if nn.len() == 0 or not bool(((nn % 1) == 0).all()) or float(nn.abs().max()) >= 2**53:  # type: ignore[arg-type]
+            return None
+        return series.fill_nan(None).cast(pl.Int64, strict=False).cast(pl.String)
+    return None
+
+
+def _evidence(
+    ratio: float, hint: str | None, checks: dict[str, object], pii_type: str | None, **extra: object
+) -> dict[str, object]:
+    out: dict[str, object] = {"value_hit_ratio": round(ratio, 4), "header_hint": hint}
+    chk = checks.get(pii_type or "")
+    if isinstance(chk, tuple) and chk[0]:
+        out["checksum_pass_ratio"] = round(chk[1] / chk[0], 4)
+        out["checksum_values"] = chk[0]
+    if pii_type in (NATIONAL_ID, SSN) and "national_id_formats" in checks:
+        out["formats"] = {
+            k: {"shape": a, "checksum_passed": b}
+            for k, (a, b) in checks["national_id_formats"].items()  # type: ignore[attr-defined]
+        }
+    out.update(extra)
+    return out
+
+
+#: a checksum-only finding (digits stored as numbers, no header hint) needs this pass ratio
+CHECKSUM_RATIO = 0.9
+_HANDLE = r"^[A-Za-z0-9][\w.\-@+]{1,63}$"
+#: a password has letters ("0.95" under "pass_rate" is a rate), and no spaces
+_SECRET = r"^\S*[A-Za-z]\S*$"
+_ID_SHAPE = r"^[A-Za-z0-9 .\-/]*[0-9][A-Za-z0-9 .\-/]*$"
+
+
 def detect_column(
     name: str, series: pl.Series, min_match_ratio: float = 0.6, today: dt.date | None = None
 ) -> Detection:
@@ -277,16 +411,29 @@ def detect_column(
     if dtype.is_temporal():
         # typed dates: a date of birth if the name says so, or if plausible and not an event
         years = nn.dt.year().cast(pl.Int32)
-        return _date_decision(name, hint, years, n, n, {"date": n}, today)
-    if dtype.is_numeric() and not dtype.is_integer():
+        det = _date_decision(name, hint, years, n, n, {"date": n}, today)
+        det.evidence = _evidence(det.match_ratio, hint, {}, det.pii_type)
+        return det
+    numeric_text = as_digits(nn) if dtype.is_numeric() else None
+    if dtype.is_numeric() and numeric_text is None:
         return Detection(None, 0.0, 0.0, non_null=n, reason="non-integer numbers")
-    s = nn.cast(pl.String)
-    masks = classify_values(s)
+    s = numeric_text if numeric_text is not None else nn.cast(pl.String)
+    checks: dict[str, object] = {}
+    masks = classify_values(s, checks)
     counts = {t: int(m.sum()) for t, m in masks.items()}
-    # Digit-only values are ambiguous (ids, amounts...): only a name hint gives them a type.
-    digit_only = int(s.str.strip_chars().str.contains(_DIGITS).sum())
+    # US SSNs and other national IDs in one column: one national-ID column
+    ids = counts.get(SSN, 0) + counts.get(NATIONAL_ID, 0)
+    if counts.get(NATIONAL_ID, 0) and counts.get(SSN, 0):
+        counts[NATIONAL_ID], counts[SSN] = ids, 0
+        prior = checks.get(NATIONAL_ID)
+        shaped, passed = prior if isinstance(prior, tuple) else (0, 0)
+        n_ssn = int(masks[SSN].sum())
+        checks[NATIONAL_ID] = (int(shaped) + n_ssn, int(passed) + n_ssn)
+    # Digit-only values are ambiguous (ids, amounts...): a checksum or a name hint types them.
+    stripped = s.str.strip_chars()
+    untyped = ~pl.select(pl.any_horizontal(list(masks.values()))).to_series().fill_null(False)
+    digit_only = int((stripped.str.contains(_DIGITS) & untyped).sum())
     if digit_only and hint in (POSTAL, PHONE, SSN, DOB, CREDIT_CARD):
-        stripped = s.str.strip_chars()
         if hint == POSTAL:
             extra = stripped.str.contains(r"^[0-9]{4,5}$")
         elif hint == PHONE:
@@ -298,26 +445,80 @@ def detect_column(
         else:
             extra = stripped.str.contains(r"^[0-9]{13,19}$")
             extra = _scatter(extra, luhn_valid(stripped.filter(extra).to_list()))
+        extra = extra & untyped
         key = "date" if hint == DOB else hint
         counts[key] = counts.get(key, 0) + int(extra.sum())
+    elif digit_only and hint is None:
+        # no hint: 13-19 digits passing Luhn (cards stored as numbers) are cards when nearly
+        # all of them pass (random digits pass 1 time in 10)
+        long = stripped.str.contains(r"^[0-9]{13,19}$") & untyped
+        if int(long.sum()) >= CHECKSUM_RATIO * n:
+            ok = luhn_valid(stripped.filter(long).to_list())
+            checks[CREDIT_CARD] = (int(long.sum()), int(ok.sum()))
+            if int(ok.sum()) >= CHECKSUM_RATIO * int(long.sum()):
+                counts[CREDIT_CARD] = counts.get(CREDIT_CARD, 0) + int(ok.sum())
     best = max(counts, key=lambda t: counts[t]) if counts else None
     if best is not None and counts[best] > 0 and counts[best] / n >= min_match_ratio:
         ratio = counts[best] / n
         if best == "date":
-            years = _years_from_strings(s.str.strip_chars())
-            return _date_decision(name, hint, years, counts[best], n, counts, today)
+            years = _years_from_strings(stripped)
+            det = _date_decision(name, hint, years, counts[best], n, counts, today)
+            det.evidence = _evidence(ratio, hint, checks, det.pii_type)
+            return det
         conf = min(1.0, ratio + (0.05 if hint == best else 0.0))
-        return Detection(best, conf, ratio, counts, n, "value pattern")
-    # No value pattern: person names and addresses by name hint + word-like values.
-    if hint == PERSON and dtype == pl.String:
-        ratio = _share(s.str.strip_chars().str.contains(_WORDS))
+        reason = "value pattern" if best not in checks else "value pattern + checksum"
+        return Detection(best, conf, ratio, counts, n, reason, _evidence(ratio, hint, checks, best))
+    if dtype == pl.String:
+        # No value pattern: words, judged by the header hint and the values.
+        found = _by_words(hint, stripped, counts, n, min_match_ratio, checks)
+        if found is not None:
+            return found
+    return Detection(
+        None, 0.0, 0.0, counts, n, "no pattern reached the match ratio",
+        _evidence(0.0, hint, checks, None),
+    )  # fmt: skip
+
+
+def _by_words(
+    hint: str | None,
+    stripped: pl.Series,
+    counts: dict[str, int],
+    n: int,
+    min_match_ratio: float,
+    checks: dict[str, object],
+) -> Detection | None:
+    """Person names (name lists, or hint + word values), addresses, usernames, passwords and
+    hinted IDs: the types without a value pattern of their own."""
+    if hint in (USERNAME, PASSWORD, NATIONAL_ID, ADDRESS):
+        shape = {USERNAME: _HANDLE, PASSWORD: _SECRET, NATIONAL_ID: _ID_SHAPE, ADDRESS: _ADDRESS}
+        length = stripped.str.len_chars()
+        sized = length.is_between(4, 128) if hint == PASSWORD else length.is_between(4, 25)
+        if hint in (USERNAME, ADDRESS):
+            sized = length > 0
+        ratio = _share(stripped.str.contains(shape[hint]) & sized)
         if ratio >= min_match_ratio:
-            return Detection(PERSON, 0.8 * ratio, ratio, counts, n, "name hint + word values")
-    if hint == ADDRESS and dtype == pl.String:
-        ratio = _share(s.str.strip_chars().str.contains(_ADDRESS))
+            what = {USERNAME: "handle", PASSWORD: "secret", NATIONAL_ID: "ID", ADDRESS: "address"}
+            return Detection(
+                hint, 0.8 * ratio, ratio, counts, n, f"name hint + {what[hint]}-shaped values",
+                _evidence(ratio, hint, checks, hint),
+            )  # fmt: skip
+    names = pii_names.name_hit_ratio(stripped)
+    if names >= max(min_match_ratio, pii_names.NAME_RATIO) or (
+        hint == PERSON and names >= min_match_ratio
+    ):
+        conf = min(1.0, names + (0.05 if hint == PERSON else 0.0))
+        return Detection(
+            PERSON, conf, names, counts, n, "values in the offline name lists",
+            _evidence(names, hint, checks, PERSON, name_list_hit_ratio=round(names, 4)),
+        )  # fmt: skip
+    if hint == PERSON:
+        ratio = _share(stripped.str.contains(_WORDS))
         if ratio >= min_match_ratio:
-            return Detection(ADDRESS, 0.8 * ratio, ratio, counts, n, "name hint + address values")
-    return Detection(None, 0.0, 0.0, counts, n, "no pattern reached the match ratio")
+            return Detection(
+                PERSON, 0.8 * ratio, ratio, counts, n, "name hint + word values",
+                _evidence(ratio, hint, checks, PERSON, name_list_hit_ratio=round(names, 4)),
+            )  # fmt: skip
+    return None
 
 
 def _share(mask: pl.Series) -> float:

@@ -1,14 +1,17 @@
 """score-risk: PII detection by value patterns, per-column and overall risk, frameworks.
 
 Detection (see ``pii_patterns``): every non-null value of a column is classified by anchored
-patterns in a fixed precedence (email > IBAN mod-97 > credit card Luhn > SSN > IP > date >
-postal code > phone); the column's type is the most frequent one if it covers at least
-``min_match_ratio`` of the values; the column name only breaks ties (digit-only values, dates
-of birth vs. event dates, person names and addresses). ``sample_size`` limits the rows scanned
-per column (evenly spaced); ``None`` scans all. Columns whose name hints at nothing and where no
-value of an evenly spaced 2,000-row screening sample matches any PII pattern are not scanned
-further (a column of which >= ``min_match_ratio`` matched would have to avoid every sampled
-position).
+patterns in a fixed precedence (email > IBAN mod-97 > credit card Luhn > SSN > national IDs by
+format and checksum > IP > date > postal code > phone); the column's type is the most frequent
+one if it covers at least ``min_match_ratio`` of the values; person names are recognised by
+value from offline name lists (``pii_names``); the column name breaks ties (digit-only values,
+dates of birth vs. event dates, addresses, usernames, passwords) and is matched in several
+languages. Each column's ``evidence`` states what the finding rests on: value hit ratio,
+checksum pass ratio, header hint, national-ID formats, name-list hit ratio.
+``sample_size`` limits the rows scanned per column (evenly spaced); ``None`` scans all.
+Columns whose name hints at nothing and where no value of an evenly spaced 2,000-row screening
+sample matches any PII pattern (nor, for text, are mostly names) are not scanned further
+(a column of which >= ``min_match_ratio`` matched would have to avoid every sampled position).
 
 Risk per column = ``TYPE_WEIGHT[type] * confidence`` (0-100). Overall risk is max-weighted so
 that harmless columns never dilute it, and further PII columns raise it towards 100::
@@ -52,18 +55,24 @@ SCREEN_ROWS = 2_000
 
 TYPE_WEIGHT: dict[str, float] = {
     pp.SSN: 100,
+    pp.NATIONAL_ID: 100,
     pp.CREDIT_CARD: 100,
+    pp.PASSWORD: 95,
     pp.IBAN: 90,
     pp.DOB: 70,
     pp.EMAIL: 65,
     pp.PHONE: 60,
     pp.PERSON: 55,
     pp.ADDRESS: 55,
+    pp.USERNAME: 50,
     pp.IP: 40,
     pp.POSTAL: 30,
 }
 FRAMEWORKS: dict[str, list[str]] = {
     pp.SSN: ["GDPR", "CCPA", "HIPAA"],
+    pp.NATIONAL_ID: ["GDPR", "CCPA", "HIPAA"],
+    pp.PASSWORD: ["GDPR", "CCPA"],
+    pp.USERNAME: ["GDPR", "CCPA"],
     pp.CREDIT_CARD: ["GDPR", "CCPA", "PCI-DSS"],
     pp.IBAN: ["GDPR", "CCPA"],
     pp.DOB: ["GDPR", "CCPA", "HIPAA"],
@@ -185,6 +194,7 @@ def run(frame: pl.DataFrame, params: ScoreRiskParams, ctx: AgentContext) -> Agen
             "values_scanned": det.non_null,
             "name_hint": hint,
             "reason": det.reason,
+            "evidence": det.evidence,
             "risk_score": risk,
             "risk_level": level(risk),
             "frameworks": FRAMEWORKS.get(det.pii_type or "", []),

@@ -23,6 +23,13 @@ dates stored as text; ``mixed``: the dominant class is number or date but some v
 (those are *invalid* cells, listed as row-level ``type_mismatch`` issues), or the dominant class
 is text and at least 10 % are numbers or dates; otherwise ``categorical`` when the column has at
 most ``categorical_threshold`` distinct values, else ``text``. ``empty`` = no values at all.
+Locale formats (``transformers.io.formats``: decimal comma, thousands separators, percentages,
+currencies, day/month order, month names, ISO weeks, Excel serials): a text column's
+``detected_format`` names the format that reads most of its values, with its ``hit_ratio``
+(reported from 50 %); when it reads every value the inferred type is the format's type
+(``float``, ``integer``, ``date``, ``datetime``) and ``stored_as_text`` is true.
+Columns flattened from nested JSON carry ``source_path`` (the keys); a list (or an object
+nested deeper than the flattening limit) kept as JSON text has ``json_text`` and a ``note``.
 Every column also reports ``is_categorical`` (distinct <= ``categorical_threshold``).
 
 Dataset quality score (0-100)::
@@ -83,6 +90,7 @@ from transformers.contract import (
     RowIssue,
     SummaryItem,
 )
+from transformers.io import formats
 from transformers.params.profile import UnifiedProfilerParams
 
 AGENT_ID = "unified-profiler"
@@ -203,6 +211,18 @@ def _pattern_exprs(sample: pl.DataFrame, string_cols: list[str]) -> list[pl.Expr
     return exprs
 
 
+#: share of a text column's values one locale format must read to be reported
+FORMAT_MIN_RATIO = 0.5
+
+
+def _locale_format(frame: pl.DataFrame, sample: pl.DataFrame, c: str) -> formats.FormatGuess | None:
+    """The locale format of a text column (``transformers.io.formats``): proposed on the
+    pattern sample (cheap for text that is no number or date), measured on the whole column."""
+    if formats.detect(sample.get_column(c), c, FORMAT_MIN_RATIO) is None:
+        return None
+    return formats.detect(frame.get_column(c), c, FORMAT_MIN_RATIO)
+
+
 def _sample_rows(frame: pl.DataFrame, k: int) -> pl.DataFrame:
     if frame.height <= k:
         return frame
@@ -245,6 +265,8 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
     patterns = {c: list(pat_row[j] or []) for j, c in enumerate(string_cols)}
 
     # -- build the column profiles ---------------------------------------------------------
+    primary = ctx.inputs.get("primary") if ctx.inputs else None
+    sources = primary.column_sources if primary is not None else {}
     profiles: dict[str, dict[str, Any]] = {}
     bounds: dict[str, tuple[float, float]] = {}
     mismatch_cols: dict[str, str] = {}  # column -> the dominant class ("number" | "date")
@@ -275,6 +297,14 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
         }
         if missing != nulls:
             prof["nan_count"] = missing - nulls
+        source = sources.get(c)
+        if source is not None:  # a column flattened from nested JSON
+            prof["source_path"] = source["path"]
+            if source.get("json_text"):
+                prof["json_text"] = source["json_text"]
+                prof["note"] = (
+                    f"nested {source['json_text']} kept as JSON text (not flattened into columns)"
+                )
         inferred = _type_name(dtype)
         if kind == NUMERIC:
             qs = row[p + "q"] or [None] * len(QUANTILES)
@@ -310,8 +340,14 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
             classes = {"number": numberlike, "date": datelike, "text": text}
             dominant = max(classes, key=lambda key: classes[key]) if nonempty else "text"
             minority = nonempty - classes[dominant]
+            guess = _locale_format(frame, sample, c) if nonempty else None
+            if guess is not None:
+                prof["detected_format"] = guess.describe()
             if count == 0:
                 inferred = "empty"
+            elif guess is not None and guess.hit_ratio == 1.0:
+                inferred = guess.dtype  # every value reads in one locale format
+                prof["stored_as_text"] = True
             elif dominant in ("number", "date") and minority == 0:
                 inferred = "numeric_text" if dominant == "number" else "date_text"
             elif dominant in ("number", "date") or (

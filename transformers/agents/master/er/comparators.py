@@ -145,7 +145,7 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
             out[idx[sim >= 0.8]] = 1
             out[idx[sim >= 0.92]] = 2
         elif spec.kind == "address":
-            sim = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1)
+            sim = _address_similarity(np.asarray(a, dtype=object), np.asarray(b, dtype=object), -1)
             out[idx[sim >= 70]] = 1
             out[idx[sim >= 88]] = 2
         elif spec.kind == "identifier":
@@ -201,6 +201,14 @@ def encode(series: pl.Series, kind: str) -> Encoded:
     return Encoded(codes, values)
 
 
+def _address_similarity(a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
+    """The better of token-sort (words reordered) and plain edit similarity (a typo that
+    merges or splits a word, "12 romanaroad", reorders the sorted tokens)."""
+    tokens = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=workers)
+    plain = process.cpdist(a, b, scorer=fuzz.ratio, workers=workers)
+    return np.asarray(np.maximum(tokens, plain))
+
+
 def _fuzzy_levels(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Levels for value pairs that differ and are both present (object arrays of str)."""
     out = np.zeros(a.size, dtype=np.int8)
@@ -209,7 +217,7 @@ def _fuzzy_levels(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out[sim >= 0.8] = 1
         out[sim >= 0.92] = 2
     elif kind == "address":
-        sim = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=1)
+        sim = _address_similarity(a, b, workers=1)
         out[sim >= 70] = 1
         out[sim >= 88] = 2
     elif kind == "identifier":

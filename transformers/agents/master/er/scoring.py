@@ -19,6 +19,17 @@ Prior for scoring. The pairs are scored with the prior of two *random* records m
 measured on random pairs; the candidate-pair ``lambda`` would count the blocking agreement
 twice.
 
+Term frequencies (Splink's term-frequency adjustment). Exact agreement on a common value
+("smith", "john") is weaker evidence than on a rare one, yet ``u`` of the exact level is one
+average over all values. For a pair agreeing exactly on field k with value v, the exact level's
+``u_k`` is replaced by the value's own chance of a random agreement, its frequency ``f(v)``:
+the weight becomes ``log2(m_k / f(v))``, i.e. the pair's logit moves by
+``log(u_k(exact) / f(v))`` (:func:`tf_adjustment`), where ``u_k(exact)`` is taken as
+``sum_v f(v)^2`` (the exact chance of a random agreement) so the shifts average to zero.
+EM's E-step scores pairs with that shift too, so strangers sharing a common name are not
+taken for duplicates while m is learnt; :func:`refine_m` then re-learns each field's m from
+the pairs the other fields alone call matches.
+
 Weighted. ``score = sum_k w_k s_k / sum_k w_k`` over non-missing fields, with ``s_k`` the
 level's similarity (level / top level) and ``w_k`` the field weight.
 """
@@ -49,6 +60,8 @@ class FSModel:
     fallback: str | None = None  # why the EM solution was rejected for the prior model
     #: prior match probability used for scoring (random pairs; see random_pair_prior)
     lam_score: float | None = None
+    #: fields (by index) whose m was re-estimated by refine_m
+    refined: list[int] = field(default_factory=list)
 
     def weights(self) -> list[np.ndarray]:
         """log2(m/u) per field and level: the evidence each agreement level carries."""
@@ -108,6 +121,7 @@ def likely_matches(
     share: float = AGREE_SHARE,
     min_present: int = 3,
     u: list[np.ndarray] | None = None,
+    common: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pairs that agree (any agreement level) on more than ``share`` of the fields both sides
     have, with at least ``min_present`` such fields: a deterministic, high-precision rule.
@@ -122,6 +136,10 @@ def likely_matches(
     "city31" is Jaro-Winkler-close; "12 high street" vs "40 high street" is token-close) is no
     sign of a duplicate; counting it let strangers who share a name and one identifier into
     the prior, which taught m that duplicates often disagree on birth date and postcode.
+
+    ``common`` (per pair, from :func:`tf_adjustment`) counts the fields on which the pair agrees
+    exactly on a *common* value (one random pairs share more than ``INFORMATIVE_U`` of the
+    time): two strangers called John Smith agree on two fields that say almost nothing.
     """
     if levels.shape[0] == 0:
         return np.zeros(0, dtype=bool)
@@ -134,6 +152,8 @@ def likely_matches(
             strong = np.append(uk <= INFORMATIVE_U, False)  # index -1: missing
             strong[0] = False  # disagreement never counts
             agree += strong[levels[:, k].astype(np.int64)]
+    if common is not None:  # exact agreement on a common value is no sign either
+        agree = agree - common
     need = min(min_present, len(n_levels))
     return np.asarray((present >= need) & (agree > share * np.maximum(present, 1)), dtype=bool)
 
@@ -210,6 +230,8 @@ def em(
     max_iter: int = 100,
     tol: float = 1e-6,
     lam_max: float = 0.5,
+    adjustment: np.ndarray | None = None,
+    common: np.ndarray | None = None,
 ) -> FSModel:
     """Estimate m and lambda on candidate pairs with u fixed (see module docstring).
 
@@ -222,13 +244,26 @@ def em(
     * each M-step keeps m monotone (:func:`monotone_m`);
     * a solution that :func:`degenerate` rejects is replaced by the prior model (m from the
       likely matches, lambda from their share), recorded in ``model.fallback``.
+
+    With ``adjustment`` (per pair, :func:`tf_adjustment`) the E-step scores each pair with its
+    term-frequency shift, so strangers sharing a common name do not teach m that duplicates
+    disagree on everything else; ``common`` keeps them out of the prior likewise.
     """
-    pats, counts, _ = _patterns(levels, n_levels)
+    pats, counts, inverse = _patterns(levels, n_levels)
     c = counts.astype(np.float64)
-    likely = likely_matches(pats, n_levels, u=u)
-    if float(c[likely].sum()) < 10:  # too few pairs to judge informativeness (tiny inputs)
-        likely = likely_matches(pats, n_levels)
-    n_likely = float(c[likely].sum())
+    if adjustment is not None and levels.shape[0]:
+        inverse = inverse.reshape(-1)
+        pair_likely = likely_matches(levels, n_levels, u=u, common=common)
+        if int(pair_likely.sum()) < 10:
+            pair_likely = likely_matches(levels, n_levels)
+        w_likely = np.bincount(inverse, weights=pair_likely, minlength=pats.shape[0])
+    else:
+        adjustment = None
+        likely = likely_matches(pats, n_levels, u=u)
+        if float(c[likely].sum()) < 10:  # too few pairs to judge informativeness (tiny inputs)
+            likely = likely_matches(pats, n_levels)
+        w_likely = c * likely
+    n_likely = float(w_likely.sum())
     if lam is None:
         lam = n_likely / c.sum() if c.sum() else 0.01
     lam = float(np.clip(lam, 1e-6, min(lam_max, 0.5)))
@@ -236,7 +271,7 @@ def em(
     if n_likely >= 10:
         m = [
             monotone_m(mk, uk)
-            for mk, uk in zip(_level_dist(pats, c * likely, n_levels), u, strict=True)
+            for mk, uk in zip(_level_dist(pats, w_likely, n_levels), u, strict=True)
         ]
     else:
         m = prior_m(n_levels)
@@ -248,8 +283,12 @@ def em(
     for it in range(1, max_iter + 1):
         log_m = _log_lik(pats, m)
         logit = np.log(lam) - np.log1p(-lam) + log_m - log_u
-        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        cp = c * p
+        if adjustment is None:
+            p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+            cp = c * p
+        else:
+            pair_p = 1.0 / (1.0 + np.exp(-np.clip(logit[inverse] + adjustment, -700, 700)))
+            cp = np.bincount(inverse, weights=pair_p, minlength=pats.shape[0])
         new_lam = float(np.clip(cp.sum() / c.sum(), lo, hi))
         new_m = [
             monotone_m(mk, uk) for mk, uk in zip(_level_dist(pats, cp, n_levels), u, strict=True)
@@ -286,15 +325,137 @@ def random_pair_prior(model: FSModel, n_candidates: int, n_all_pairs: int) -> FS
     return model
 
 
-def fs_probability(levels: np.ndarray, n_levels: list[int], model: FSModel) -> np.ndarray:
-    """Posterior match probability per pair under the Fellegi-Sunter model."""
+def value_frequencies(codes: np.ndarray) -> np.ndarray | None:
+    """Per row, the share of the non-missing rows holding the row's value (NaN if missing),
+    relative to the chance that two random rows agree, ``sum_v f(v)^2``: so ``log`` of the
+    inverse is the row's exact-agreement shift and averages to zero over random agreements.
+    None when the column has no repeated value (nothing to adjust)."""
+    present = codes >= 0
+    if not present.any():
+        return None
+    counts = np.bincount(codes[present].astype(np.int64))
+    if counts.max() <= 1:
+        return None
+    freq = np.full(codes.shape[0], np.nan, dtype=np.float64)
+    f = counts / float(present.sum())
+    freq[present] = f[codes[present]] / float((f * f).sum())
+    return freq
+
+
+def implied_fields(
+    random_levels: np.ndarray, n_levels: list[int], min_pairs: int = 20
+) -> list[tuple[int, int, float]]:
+    """``(a, b, p)``: field b's exact agreement is (mostly) implied by field a's among random
+    pairs that are strangers (agreeing on at most one other field),
+    ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
+
+    Fellegi-Sunter assumes fields independent; counting city agreement on top of postcode
+    agreement counts one fact twice. Measured on random pairs, so it needs no labels."""
+    out: list[tuple[int, int, float]] = []
+    if random_levels.shape[0] == 0:
+        return out
+    top = [random_levels[:, k] == nl - 1 for k, nl in enumerate(n_levels)]
+    agree = [random_levels[:, k] >= 1 for k in range(len(n_levels))]
+    n_agree = np.sum(agree, axis=0)
+    share = [float(t.mean()) for t in top]
+    for a in range(len(n_levels)):
+        for b in range(len(n_levels)):
+            if b == a or share[b] < share[a] or n_levels[b] < 2:
+                continue  # only the looser field is discounted by the stricter one
+            # strangers only: a random pair agreeing on more than one other field may be a
+            # duplicate, and duplicates agree on everything (that is no field dependence)
+            others = n_agree - agree[a] - agree[b]
+            base = top[a] & (others <= 1)
+            n_a = int(base.sum())
+            if n_a < min_pairs:
+                continue
+            p = float((base & top[b]).sum()) / n_a
+            if p >= 0.5 and p > 4 * share[b]:
+                out.append((a, b, p))
+    return out
+
+
+def field_shifts(
+    levels: np.ndarray,
+    n_levels: list[int],
+    u: list[np.ndarray],
+    freqs: list[np.ndarray | None],
+    left: np.ndarray,
+    implied: list[tuple[int, int, float]] | None = None,
+) -> list[np.ndarray | None]:
+    """Per field, the per-pair log shift of its weight (None: no shift): the term-frequency
+    shift ``-log f(value)`` on exact agreement (``freqs`` are relative to ``sum f^2``, see
+    :func:`value_frequencies`), and for a field implied by another (:func:`implied_fields`)
+    the exact-agreement weight made ``log(m_b / P(b exact | a exact))`` when both agree."""
+    out: list[np.ndarray | None] = [None] * len(n_levels)
+    for k, (nl, freq) in enumerate(zip(n_levels, freqs, strict=True)):
+        if freq is None or nl < 2:
+            continue
+        exact = np.flatnonzero(levels[:, k] == nl - 1)
+        if exact.size == 0:
+            continue
+        f = freq[left[exact]]
+        ok = np.isfinite(f) & (f > 0)
+        shift = np.zeros(levels.shape[0], dtype=np.float32)
+        shift[exact[ok]] = -np.log(f[ok])
+        out[k] = shift
+    done: set[int] = set()
+    for a, b, p in implied or []:
+        if b in done:
+            continue
+        both = (levels[:, a] == n_levels[a] - 1) & (levels[:, b] == n_levels[b] - 1)
+        if not both.any():
+            continue
+        prev = out[b]
+        shift = prev if prev is not None else np.zeros(levels.shape[0], dtype=np.float32)
+        shift[both] = np.log(u[b][-1]) - np.log(p)
+        out[b] = shift
+        done.add(b)
+    return out
+
+
+def tf_adjustment(
+    levels: np.ndarray,
+    n_levels: list[int],
+    u: list[np.ndarray],
+    shifts: list[np.ndarray | None],
+    freqs: list[np.ndarray | None],
+    left: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the natural-log shift of the match weight (the sum of :func:`field_shifts`),
+    and the number of fields agreeing exactly on a common value (``f > INFORMATIVE_U``)."""
+    adj = np.zeros(levels.shape[0], dtype=np.float32)
+    common = np.zeros(levels.shape[0], dtype=np.int8)
+    for k, shift in enumerate(shifts):
+        if shift is not None:
+            adj += shift
+        freq = freqs[k]
+        if freq is None or n_levels[k] < 2:
+            continue
+        exact = np.flatnonzero(levels[:, k] == n_levels[k] - 1)
+        f = freq[left[exact]]
+        common[exact[np.isfinite(f) & (f * u[k][-1] > INFORMATIVE_U)]] += 1
+    return adj, common
+
+
+def fs_probability(
+    levels: np.ndarray,
+    n_levels: list[int],
+    model: FSModel,
+    adjustment: np.ndarray | None = None,
+) -> np.ndarray:
+    """Posterior match probability per pair under the Fellegi-Sunter model, the per-pair
+    ``adjustment`` (log scale, :func:`tf_adjustment`) added to the logit."""
     pats, _, inverse = _patterns(levels, n_levels)
     if pats.shape[0] == 0:
         return np.zeros(0, dtype=np.float64)
     lam = model.lam if model.lam_score is None else model.lam_score
     logit = np.log(lam) - np.log1p(-lam) + _log_lik(pats, model.m) - _log_lik(pats, model.u)
+    logit = logit[inverse.reshape(-1)]
+    if adjustment is not None:
+        logit = logit + adjustment
     p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-    return np.asarray(p[inverse.reshape(-1)], dtype=np.float64)
+    return np.asarray(p, dtype=np.float64)
 
 
 def weighted_score(levels: np.ndarray, n_levels: list[int], weights: list[float]) -> np.ndarray:
@@ -309,3 +470,75 @@ def weighted_score(levels: np.ndarray, n_levels: list[int], weights: list[float]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
     return out
+
+
+#: posterior (from the other fields) a pair needs to teach a field its m in :func:`refine_m`
+REFINE_CONFIDENCE = 0.999
+#: fewest such pairs for a field's m to be re-estimated
+REFINE_MIN_PAIRS = 30
+
+
+def refine_m(
+    levels: np.ndarray,
+    n_levels: list[int],
+    model: FSModel,
+    shifts: list[np.ndarray | None] | None,
+    rounds: int = 2,
+) -> FSModel:
+    """Re-estimate each field's m from the pairs the *other* fields call near-certain matches.
+
+    EM on blocked candidates can run away: strangers who share a common name and a place look
+    alike on several fields at once, the match class absorbs them and m learns that
+    "duplicates" often disagree on address and birth date. Splink avoids this by training each
+    field's m on pairs blocked by other fields; this is the same idea without blocking: for
+    field k, the pairs whose posterior *without* field k (term frequencies included) reaches
+    ``REFINE_CONFIDENCE`` are, by the other fields' evidence alone, matches, and the levels
+    field k shows on them estimate ``m_k`` without circularity. Fields are conditionally
+    independent given the match status in the model, so this is an unbiased estimate under the
+    model's own assumptions. ``model.refined`` lists the fields re-estimated.
+    """
+    if levels.shape[0] == 0:
+        return model
+    lam = model.lam if model.lam_score is None else model.lam_score
+    need = float(np.log(REFINE_CONFIDENCE) - np.log1p(-REFINE_CONFIDENCE))
+
+    def contribution(k: int) -> np.ndarray:
+        w = np.append(np.log(model.m[k] / model.u[k]), 0.0).astype(np.float32)  # -1: missing
+        contrib = w[levels[:, k]]
+        shift = shifts[k] if shifts is not None else None
+        return contrib + shift if shift is not None else contrib
+
+    for _ in range(rounds):
+        # one field's contribution at a time (pairs-sized float32 arrays), so memory stays at
+        # a few pair-sized arrays however many fields there are
+        total = np.full(levels.shape[0], np.log(lam) - np.log1p(-lam), dtype=np.float32)
+        for k in range(len(n_levels)):
+            total += contribution(k)
+        new_m = list(model.m)
+        for k, nl in enumerate(n_levels):
+            if nl < 2:
+                continue
+            sel = ((total - contribution(k)) >= need) & (levels[:, k] >= 0)
+            if int(sel.sum()) < REFINE_MIN_PAIRS:
+                continue
+            counts = np.bincount(levels[sel, k].astype(np.int64), minlength=nl)[:nl] + SMOOTH
+            new_m[k] = monotone_m(counts / counts.sum(), model.u[k])
+            if k not in model.refined:
+                model.refined.append(k)
+        model.m = new_m
+    return model
+
+
+def honest_threshold(prob: np.ndarray, target_precision: float, floor: float = 0.5) -> float:
+    """The lowest posterior cut (at least ``floor``) at which the pairs accepted are expected,
+    by the model's own posteriors, to be matches at ``target_precision``: pairs sorted by
+    probability, the expected precision of the top k is the mean of their probabilities, and
+    the cut is the probability of the largest k whose mean still reaches the target."""
+    cand = np.sort(prob[prob >= floor])[::-1]
+    if cand.size == 0:
+        return floor
+    expected = np.cumsum(cand) / np.arange(1, cand.size + 1)
+    ok = np.flatnonzero(expected >= target_precision)
+    if ok.size == 0:
+        return float(cand[0])
+    return float(max(cand[ok[-1]], floor))
