@@ -240,7 +240,9 @@ def test_master_report_clusters_scores_and_survivors(runs):
         for tag, a, c in marks(html)
         if c == "match-scores" and tag == "line" and a.get("class") == "marker"
     ]
-    assert marker and float(marker[0]["data-value"]) == gb["match_threshold"]
+    assert marker and float(marker[0]["data-value"]) == pytest.approx(
+        gb["match_threshold"], abs=1e-6
+    )
     # A sample cluster: the golden record above its members, surviving values marked.
     samples = report["figures"]["cluster_samples"]
     assert samples and all(len(s["members"]) >= 2 for s in samples)

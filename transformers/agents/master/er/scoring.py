@@ -342,11 +342,16 @@ def value_frequencies(codes: np.ndarray) -> np.ndarray | None:
     return freq
 
 
+#: A field tells strangers apart when at most this share of random pairs agree on it at all.
+STRANGER_AGREE_SHARE = 0.1
+
+
 def implied_fields(
     random_levels: np.ndarray, n_levels: list[int], min_pairs: int = 20
 ) -> list[tuple[int, int, float]]:
     """``(a, b, p)``: field b's exact agreement is (mostly) implied by field a's among random
-    pairs that are strangers (agreeing on at most one other field),
+    pairs that are strangers (they disagree on another field that random pairs rarely agree
+    on),
     ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
 
     Fellegi-Sunter assumes fields independent; counting city agreement on top of postcode
@@ -355,17 +360,24 @@ def implied_fields(
     if random_levels.shape[0] == 0:
         return out
     top = [random_levels[:, k] == nl - 1 for k, nl in enumerate(n_levels)]
-    agree = [random_levels[:, k] >= 1 for k in range(len(n_levels))]
-    n_agree = np.sum(agree, axis=0)
     share = [float(t.mean()) for t in top]
+    # A field on which random pairs rarely agree at all tells strangers apart: a pair that
+    # disagrees on one is no duplicate. Duplicates agree on everything, and counting them would
+    # read "both identify the entity" as "one implies the other".
+    disagree = [random_levels[:, k] == 0 for k in range(len(n_levels))]
+    telling = [
+        float((random_levels[:, k] >= 1).mean()) <= STRANGER_AGREE_SHARE
+        for k in range(len(n_levels))
+    ]
     for a in range(len(n_levels)):
         for b in range(len(n_levels)):
             if b == a or share[b] < share[a] or n_levels[b] < 2:
                 continue  # only the looser field is discounted by the stricter one
-            # strangers only: a random pair agreeing on more than one other field may be a
-            # duplicate, and duplicates agree on everything (that is no field dependence)
-            others = n_agree - agree[a] - agree[b]
-            base = top[a] & (others <= 1)
+            others = [k for k in range(len(n_levels)) if k not in (a, b) and telling[k]]
+            if not others:
+                continue  # no field left to tell a stranger from a duplicate: claim nothing
+            stranger = np.any([disagree[k] for k in others], axis=0)
+            base = top[a] & stranger
             n_a = int(base.sum())
             if n_a < min_pairs:
                 continue
