@@ -25,6 +25,9 @@ Errors always have the shape `{"error": {"code", "message", "details"}}`.
 
 def create_app() -> FastAPI:
     configure_logging("gateway")
+    from gateway.uploads import prepare_spool
+
+    prepare_spool()  # a spool directory of its own, emptied of any dead gateway's files
     app = FastAPI(title="Agensium data-quality API", version="1.0.0", description=DESCRIPTION)
     install_error_handlers(app)
     for module in (health, me, tools, tasks, billing, stripe_webhook, admin):

@@ -49,6 +49,13 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "worker_concurrency": s.celery_worker_concurrency,
         "worker_max_memory_per_child": s.celery_worker_max_memory_per_child,
         "worker_hijack_root_logger": False,
+        # On purpose: when the broker connection drops, a running task's message and channel
+        # are gone (it can never be acknowledged; a wiped Redis has lost it outright). Celery
+        # then SIGTERMs the pool child; the runner turns that SystemExit into a requeue with
+        # the checkpoints kept (workers/errors.py INTERRUPTIONS), and the redelivered or
+        # sweeper-re-sent message resumes after the last finished agent: at most one agent's
+        # work is redone, never charged twice, and no pool slot runs work the broker has
+        # forgotten. Leaving it False would keep such tasks running unseen by the broker.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport,

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,10 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from core.db import session_scope, utcnow
-from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
+from core.errors import (
+    AppError,
+    BadRequestError,
+    ConflictError,
+    DependencyUnavailableError,
+    ValidationFailedError,
+)
 from core.settings import get_settings
 from core.storage import Storage, input_key
-from gateway import uploads
+from gateway import idempotency, uploads
 from gateway.deps import PlanDep, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
@@ -39,9 +46,12 @@ from gateway.schemas import (
 from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
-from workers import lifecycle, service
+from workers import faults, lifecycle, service
 from workers.callbacks import tenant_webhook_secret, validate_callback_url
+from workers.cleanup import discard_task
 from workers.models import FINAL_STATUSES, Task, TaskStatus
+
+log = logging.getLogger(__name__)
 
 # 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
 # any task call.
@@ -258,6 +268,9 @@ async def _one_shot(
 
             created = await run_in_threadpool(create)
             try:
+                # If this gateway dies from here on, the key's next user removes the task.
+                await run_in_threadpool(idempotency.note_pending, created.task_id)
+                faults.checkpoint("one_shot_created")
                 for role_name, upload in files.items():
                     await _receive(
                         principal,
@@ -275,8 +288,8 @@ async def _one_shot(
                     )
                     out["status"] = accepted.status
                     out["credits_held"] = accepted.credits_held
-            except BaseException:
-                await run_in_threadpool(_discard, principal, created.task_id, storage)
+            except BaseException as exc:
+                await run_in_threadpool(_discard, principal, created.task_id, exc)
                 raise
             return 201, out
 
@@ -290,12 +303,15 @@ async def _one_shot(
     )
 
 
-def _discard(principal: Principal, task_id: str, storage: Storage) -> None:
+def _discard(principal: Principal, task_id: str, cause: BaseException) -> None:
+    """Undo a failed one-shot create; never raises, so the client gets the original error.
+    The row goes even when S3 is down (its objects are then deleted later: workers/cleanup)."""
     assert principal.tenant_id is not None
-    with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
-        if TaskStatus(task.status) in lifecycle.DELETABLE:
-            service.delete_task(session, task, storage)
+    storage_down = isinstance(cause, DependencyUnavailableError)
+    try:
+        discard_task(principal.tenant_id, task_id, storage_down=storage_down)
+    except Exception:
+        log.exception("task.discard_failed task_id=%s", task_id)
 
 
 async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -346,7 +362,7 @@ async def _receive(
     try:
         fmt = uploads.check_content(received.size, received.head, name, role_spec)
     except BaseException:
-        received.path.unlink(missing_ok=True)
+        uploads.discard(received)
         raise
     await uploads.store(storage, received, key)
 
