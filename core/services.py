@@ -77,12 +77,21 @@ Register = Callable[["ManagedProcess"], None]
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """PR_SET_PDEATHSIG: the child gets SIGTERM if its supervisor dies, even by SIGKILL."""
-    import ctypes
+def _child_setup(die_with_parent: bool) -> Callable[[], None]:
+    """Runs in the child between fork and exec: the signal mask is inherited across exec, so
+    the stop signals blocked around the spawn are unblocked again (a child with SIGTERM
+    blocked could never be stopped gently). With ``die_with_parent`` (Linux
+    PR_SET_PDEATHSIG), the child gets SIGTERM if its supervisor dies, even by SIGKILL."""
 
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    def setup() -> None:  # pragma: no cover - runs in the child
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        if die_with_parent:
+            import ctypes
+
+            with contextlib.suppress(OSError):
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+    return setup
 
 
 @dataclass
@@ -112,7 +121,7 @@ class ManagedProcess:
                     env={**os.environ, **self.env},
                     cwd=self.cwd,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent if self.die_with_parent else None,
+                    preexec_fn=_child_setup(self.die_with_parent),
                 )
             if register is not None:
                 register(self)
