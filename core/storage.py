@@ -93,7 +93,7 @@ class Storage:
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": s.s3_max_attempts, "mode": "standard"},
+                retries={"total_max_attempts": s.s3_max_attempts, "mode": "standard"},
                 connect_timeout=s.s3_connect_timeout_seconds,
                 read_timeout=s.s3_read_timeout_seconds,
             ),

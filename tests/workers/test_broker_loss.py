@@ -139,8 +139,9 @@ def test_a_cold_shutdown_mid_task_completes_on_a_later_attempt_charged_once(
         tc, "profile-my-data", {"primary": ("c.csv", SAMPLE.read_bytes())}, agents=PROFILE_AGENTS
     )
     wait(
-        lambda: tc.client.get(f"/v1/tasks/{task_id}").json()["current_agent"]
-        == "test-coverage-agent",
+        lambda: (
+            tc.client.get(f"/v1/tasks/{task_id}").json()["current_agent"] == "test-coverage-agent"
+        ),
         60,
         0.2,
         "the third agent to start",
