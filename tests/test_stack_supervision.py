@@ -155,8 +155,9 @@ def test_the_stack_restarts_a_killed_worker_and_s3_server_and_keeps_serving(tmp_
         for name in ("worker-profile-my-data", "seaweedfs"):
             os.killpg(pids[name], signal.SIGKILL)
             wait(
-                lambda name=name: stack_log.exists()
-                and f"{name} restarted" in stack_log.read_text(),
+                lambda name=name: (
+                    stack_log.exists() and f"{name} restarted" in stack_log.read_text()
+                ),
                 90,
                 0.2,
                 f"{name} to be restarted",
