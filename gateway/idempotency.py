@@ -108,6 +108,13 @@ def release(record_id: str) -> bool:
             return False
         pending = (record.response_body or {}).get(PENDING) or {}
         tenant_id = record.tenant_id
+        done = _finished_work(session, tenant_id, pending.get("task_id"))
+        if done is not None:
+            # The dead request got as far as queueing its task: that is its outcome, and
+            # the key replays it (a retry must not create a second task).
+            record.response_status, record.response_body = 201, done
+            log.warning("idempotency.completed_for_dead_request record_id=%s", record_id)
+            return False
         gone = session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.id == record_id, IdempotencyRecord.response_status.is_(None)
@@ -122,6 +129,24 @@ def release(record_id: str) -> bool:
         discard_task(tenant_id, str(task_id))
     log.warning("idempotency.released record_id=%s task_id=%s", record_id, task_id)
     return True
+
+
+def _finished_work(session: Any, tenant_id: str, task_id: Any) -> dict[str, Any] | None:
+    """The created task's summary if the dead request had already processed it."""
+    from workers.models import Task, TaskStatus
+
+    if not task_id:
+        return None
+    task = session.get(Task, str(task_id))
+    if task is None or task.tenant_id != tenant_id or task.status == TaskStatus.CREATED:
+        return None
+    return {
+        "task_id": task.id,
+        "status": str(task.status),
+        "tool_id": task.tool_id,
+        "agents": list(task.agents),
+        "credits_held": task.credits_held,
+    }
 
 
 def _claim(

@@ -48,9 +48,17 @@ def test_the_sweeper_releases_a_dead_requests_key_and_removes_its_half_created_t
     alive_id = submit(
         tc, "profile-my-data", {"primary": ("d.csv", SAMPLE.read_bytes())}, process=False
     )
+    queued_id = submit(  # a dead request that got as far as queueing its task
+        tc, "profile-my-data", {"primary": ("e.csv", SAMPLE.read_bytes())}, agents=["score-risk"]
+    )
     timeout = get_settings().gateway_request_timeout_seconds
+    records = (
+        ("dead", task_id, timeout + 5),
+        ("live", alive_id, 1),
+        ("queued", queued_id, timeout + 5),
+    )
     with session_scope() as s:
-        for key, tid, age in (("dead", task_id, timeout + 5), ("live", alive_id, 1)):
+        for key, tid, age in records:
             s.add(
                 IdempotencyRecord(
                     tenant_id=tc.tenant_id,
@@ -65,10 +73,17 @@ def test_the_sweeper_releases_a_dead_requests_key_and_removes_its_half_created_t
     assert tc.client.get(f"/v1/tasks/{task_id}").status_code == 404
     assert tc.client.get(f"/v1/tasks/{alive_id}").json()["status"] == "CREATED"
     with session_scope() as s:
-        keys = s.scalars(
-            select(IdempotencyRecord.key).where(IdempotencyRecord.tenant_id == tc.tenant_id)
-        ).all()
-    assert keys == ["live"]
+        kept = {
+            r.key: r
+            for r in s.scalars(
+                select(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tc.tenant_id)
+            )
+        }
+    assert sorted(kept) == ["live", "queued"]
+    # The queued task is the dead request's outcome: its key now replays it.
+    assert kept["queued"].response_status == 201
+    assert kept["queued"].response_body["task_id"] == queued_id
+    assert kept["live"].response_status is None
     from core.storage import get_storage, task_prefix
 
     assert get_storage().list_keys(task_prefix(tc.tenant_id, task_id)) == []
