@@ -29,6 +29,7 @@ import httpx
 
 from core.services import (
     ManagedProcess,
+    bindable,
     embedded_redis_binary,
     free_port,
     port_open,
@@ -200,7 +201,7 @@ class LocalStack:
 
     def _metrics_env(self, index: int, queue: str) -> dict[str, str]:
         port = self.config.worker_metrics_base_port + index
-        if port_open(port):
+        if not bindable(port):
             port = free_port()
         folder = self.config.var / "prometheus" / queue
         folder.mkdir(parents=True, exist_ok=True)
