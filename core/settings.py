@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     dependency_retry_after_seconds: int = 5
     #: A request older than this is dead: its in-progress Idempotency-Key can be taken over.
     gateway_request_timeout_seconds: float = 300.0
-    #: Where the gateway spools uploads (cleared at start); default var/spool/gateway-<port>.
+    #: Where gateways spool uploads, one gateway-<pid> directory each, dead ones' cleared at
+    #: start; default <temp dir>/agensium-spool.
     upload_spool_dir: Path | None = None
     #: Spooled bytes at most at once; past it uploads answer 503 with Retry-After.
     upload_spool_max_bytes: int = 2 * 1024**3

@@ -1,16 +1,18 @@
 """Receiving a tenant's file: spooled to disk (never whole in memory), hashed, size-capped,
 format sniffed by content, then streamed to S3 with multipart above the threshold.
 
-Spool files live in a directory this gateway process owns (``UPLOAD_SPOOL_DIR``, default
-``var/spool``, then ``gateway-<pid>`` with an ``flock`` held for the process's life). At start
-the gateway clears its own directory and those of gateways that died (their lock is free), so
-a killed gateway's files never outlive its restart. ``UPLOAD_SPOOL_MAX_BYTES`` caps what one
-gateway spools at once: past it an upload answers 503 with ``Retry-After``."""
+Spool files live in a directory this gateway process owns: ``gateway-<pid>`` under
+``UPLOAD_SPOOL_DIR`` (default ``<temp dir>/agensium-spool``), with an ``flock`` held for the
+process's life. At start the gateway clears its own directory and those of gateways that died
+(their lock is free), so a killed gateway's files never outlive its restart.
+``UPLOAD_SPOOL_MAX_BYTES`` caps what one gateway spools at once: past it an upload answers 503
+with ``Retry-After``."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -31,13 +33,14 @@ from core.errors import (
     TooLargeError,
     ValidationFailedError,
 )
-from core.settings import VAR, get_settings
+from core.settings import get_settings
 from core.storage import Storage, sanitize_filename
 from transformers.errors import UnsupportedFormatError
 from transformers.io.sniff import sniff_format
 from transformers.registry import FileRole
 
 SNIFF_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 class EmptyFileError(ValidationFailedError):
@@ -109,7 +112,9 @@ class _Spool:
         self.bytes = 0
 
     def base(self) -> Path:
-        return Path(get_settings().upload_spool_dir or VAR / "spool")
+        # The temp dir by default: writable in the containers (read-only root, /tmp emptyDir).
+        default = Path(tempfile.gettempdir()) / "agensium-spool"
+        return Path(get_settings().upload_spool_dir or default)
 
     def prepare(self) -> Path:
         """Own ``gateway-<pid>`` (flock held), empty it, and remove dead gateways' dirs."""
@@ -161,9 +166,14 @@ def _owner_is_dead(folder: Path) -> bool:
 SPOOL = _Spool()
 
 
-def prepare_spool() -> Path:
-    """Called when the gateway starts (gateway/app.py)."""
-    return SPOOL.prepare()
+def prepare_spool() -> Path | None:
+    """Called when the gateway starts (gateway/app.py). A spool that cannot be prepared is
+    logged, not fatal: the first upload tries again."""
+    try:
+        return SPOOL.prepare()
+    except OSError:
+        log.warning("uploads.spool_unavailable base=%s", SPOOL.base(), exc_info=True)
+        return None
 
 
 async def spool(chunks: AsyncIterator[bytes], max_bytes: int) -> Received:
