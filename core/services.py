@@ -8,6 +8,7 @@ Each runs as a child process bound to 127.0.0.1 with its logs in a file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,13 +30,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bindable(port: int) -> bool:
+    """Whether ``port`` can be bound right now (stricter than nobody listening on it)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def free_port_with_grpc() -> int:
-    """A free port P whose P + 10000 is free too (SeaweedFS serves gRPC on P + 10000)."""
+    """A free port P whose P + 10000 is free too (SeaweedFS serves gRPC on P + 10000).
+
+    Both are checked by binding them, not by connecting; a port can still be taken between
+    this check and the server binding it, which is why ``start_seaweedfs`` retries."""
     import random
 
     for _ in range(200):
         port = random.randint(20000, 45000)
-        if not port_open(port) and not port_open(port + 10000):
+        if bindable(port) and bindable(port + 10000):
             return port
     raise RuntimeError("no free port pair found")
 
@@ -57,6 +71,29 @@ def require_free(port: int, what: str) -> None:
         raise PortTaken(f"Port {port} for {what} is already in use; choose another (see --help)")
 
 
+#: Who started a process: called with it the moment it exists (before a pending stop signal
+#: is handled), so a supervisor interrupted at any instant knows every child it must stop.
+Register = Callable[["ManagedProcess"], None]
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _child_setup(die_with_parent: bool) -> Callable[[], None]:
+    """Runs in the child between fork and exec: the signal mask is inherited across exec, so
+    the stop signals blocked around the spawn are unblocked again (a child with SIGTERM
+    blocked could never be stopped gently). With ``die_with_parent`` (Linux
+    PR_SET_PDEATHSIG), the child gets SIGTERM if its supervisor dies, even by SIGKILL."""
+
+    def setup() -> None:  # pragma: no cover - runs in the child
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        if die_with_parent:
+            import ctypes
+
+            with contextlib.suppress(OSError):
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+    return setup
+
+
 @dataclass
 class ManagedProcess:
     name: str
@@ -65,18 +102,31 @@ class ManagedProcess:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    #: Linux: stop with the supervisor even if it is SIGKILLed (the local stack sets it).
+    die_with_parent: bool = False
+    #: A failed start that was replaced by another: a supervisor does not restart it.
+    retired: bool = False
 
-    def start(self) -> ManagedProcess:
+    def start(self, register: Register | None = None) -> ManagedProcess:
+        """Spawn (again, after a crash: same command, log appended). Stop signals are blocked
+        from fork until ``register`` has seen the process, so none can slip in between."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            self.argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
-            cwd=self.cwd,
-            start_new_session=True,
-        )
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **self.env},
+                    cwd=self.cwd,
+                    start_new_session=True,
+                    preexec_fn=_child_setup(self.die_with_parent),
+                )
+            if register is not None:
+                register(self)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return self
 
     @property
@@ -148,7 +198,13 @@ def embedded_redis_binary() -> str:
     return redis_binary()
 
 
-def start_redis(port: int, workdir: Path, binary: str | None = None) -> ManagedProcess:
+def start_redis(
+    port: int,
+    workdir: Path,
+    binary: str | None = None,
+    register: Register | None = None,
+    die_with_parent: bool = False,
+) -> ManagedProcess:
     require_free(port, "Redis")
     workdir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
@@ -169,7 +225,8 @@ def start_redis(port: int, workdir: Path, binary: str | None = None) -> ManagedP
             str(workdir),
         ],
         workdir / "redis.log",
-    ).start()
+        die_with_parent=die_with_parent,
+    ).start(register)
     proc.wait_until(lambda: port_open(port), 20)
     return proc
 
@@ -186,10 +243,34 @@ LOCAL_S3_KEY = ("local", "local-secret")
 
 
 def start_seaweedfs(
-    s3_port: int, workdir: Path, credentials: tuple[str, str] = LOCAL_S3_KEY
+    s3_port: int,
+    workdir: Path,
+    credentials: tuple[str, str] = LOCAL_S3_KEY,
+    register: Register | None = None,
+    die_with_parent: bool = False,
+    attempts: int = 3,
 ) -> ManagedProcess:
     """SeaweedFS with one S3 identity, so it checks signatures like AWS does: an unsigned,
-    tampered or expired (presigned) request is refused, as it would be in production."""
+    tampered or expired (presigned) request is refused, as it would be in production.
+
+    Its side ports (master, volume, filer, gRPC) are picked free; if one is taken before the
+    server binds it, the server exits and is started again on fresh ones (``attempts``)."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return _start_seaweedfs(s3_port, workdir, credentials, register, die_with_parent)
+        except RuntimeError as exc:  # exited early: most likely a side port was taken
+            last = exc
+    raise RuntimeError(f"SeaweedFS did not start: {last}")
+
+
+def _start_seaweedfs(
+    s3_port: int,
+    workdir: Path,
+    credentials: tuple[str, str],
+    register: Register | None,
+    die_with_parent: bool,
+) -> ManagedProcess:
     require_free(s3_port, "S3 (SeaweedFS)")
     data = workdir / "data"
     logs = workdir / "logs"
@@ -236,8 +317,14 @@ def start_seaweedfs(
         ],
         workdir / "weed.log",
         cwd=workdir,
-    ).start()
-    proc.wait_until(lambda: _s3_answers(s3_port, credentials), 90)
+        die_with_parent=die_with_parent,
+    ).start(register)
+    try:
+        proc.wait_until(lambda: _s3_answers(s3_port, credentials), 90)
+    except RuntimeError:
+        proc.stop()
+        proc.retired = True
+        raise
     return proc
 
 

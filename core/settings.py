@@ -88,6 +88,28 @@ class Settings(BaseSettings):
     stripe_meter_event_name: str = "agensium_credits"
     signup_credits: int = 0
 
+    # --- resilience (issue #21): retries, dependency deadlines, idempotency, spool, readiness
+    #: Worker retry of a transient failure: this many seconds doubled per attempt, capped.
+    task_retry_backoff_seconds: float = 30.0
+    task_retry_backoff_max_seconds: float = 600.0
+    #: No retry starts later than this after the task was queued.
+    task_retry_budget_seconds: float = 3600.0
+    #: Every S3 call: connect and read timeouts and attempts (total deadline ~ their product).
+    s3_connect_timeout_seconds: float = 2.0
+    s3_read_timeout_seconds: float = 3.0
+    s3_max_attempts: int = 1
+    #: Seconds a client is told to wait (Retry-After) when a dependency is unavailable.
+    dependency_retry_after_seconds: int = 5
+    #: A request older than this is dead: its in-progress Idempotency-Key can be taken over.
+    gateway_request_timeout_seconds: float = 300.0
+    #: Where gateways spool uploads, one gateway-<pid> directory each, dead ones' cleared at
+    #: start; default <temp dir>/agensium-spool.
+    upload_spool_dir: Path | None = None
+    #: Spooled bytes at most at once; past it uploads answer 503 with Retry-After.
+    upload_spool_max_bytes: int = 2 * 1024**3
+    #: /readyz computes its answer at most this often.
+    readiness_cache_seconds: float = 1.5
+
     # --- observability
     log_level: str = "INFO"
     log_json: bool = True

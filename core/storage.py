@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,12 +88,14 @@ class Storage:
             region_name=s.s3_region,
             aws_access_key_id=s.s3_access_key_id.get_secret_value(),
             aws_secret_access_key=s.s3_secret_access_key.get_secret_value(),
+            # Deadlines: a call that gets no answer ends after connect + read timeout per
+            # attempt (a few seconds in all), and becomes 503 SERVICE_UNAVAILABLE (see _guard).
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
+                retries={"total_max_attempts": s.s3_max_attempts, "mode": "standard"},
+                connect_timeout=s.s3_connect_timeout_seconds,
+                read_timeout=s.s3_read_timeout_seconds,
             ),
         )
         mb = 1024 * 1024
@@ -102,10 +106,11 @@ class Storage:
         )
 
     def ensure_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.client.create_bucket(Bucket=self.bucket)
+        with _guard():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError:
+                self.client.create_bucket(Bucket=self.bucket)
 
     def upload_stream(
         self,
@@ -133,85 +138,89 @@ class Storage:
             if reader.too_large or isinstance(exc.__context__, _TooLarge):
                 self.delete(key)
                 raise ObjectTooLarge(reader.size) from None
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return reader.size, reader.sha256.hexdigest()
 
     def upload_file(self, path: Path, key: str, content_type: str | None = None) -> int:
         extra = {"ContentType": content_type} if content_type else None
-        try:
+        with _guard():
             self.client.upload_file(
                 str(path), self.bucket, key, ExtraArgs=extra, Config=self.transfer
             )
-        except (BotoCoreError, ClientError, S3UploadFailedError, S3TransferFailedError) as exc:
-            raise _unavailable(exc) from exc
         return path.stat().st_size
 
     def put_bytes(self, data: bytes, key: str, content_type: str | None = None) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
         if content_type:
             kwargs["ContentType"] = content_type
-        self.client.put_object(**kwargs)
+        with _guard():
+            self.client.put_object(**kwargs)
 
     def download_file(self, key: str, dest: Path) -> None:
         try:
-            self.client.download_file(self.bucket, key, str(dest), Config=self.transfer)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise ObjectMissing(key) from exc
-            raise _unavailable(exc) from exc
-        except (BotoCoreError, S3TransferFailedError) as exc:
-            raise _unavailable(exc) from exc
+            with _guard(missing_key=key):
+                self.client.download_file(self.bucket, key, str(dest), Config=self.transfer)
+        except _Missing:
+            raise ObjectMissing(key) from None
 
     def get_bytes(self, key: str) -> bytes:
         try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise ObjectMissing(key) from exc
-            raise _unavailable(exc) from exc
+            with _guard(missing_key=key):
+                body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except _Missing:
+            raise ObjectMissing(key) from None
         return body
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
-            resp = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise _unavailable(exc) from exc
+            with _guard(missing_key=key):
+                resp = self.client.head_object(Bucket=self.bucket, Key=key)
+        except _Missing:
+            return None
         return ObjectInfo(key, int(resp["ContentLength"]))
 
     def read_head(self, key: str, n: int = 8192) -> bytes:
-        resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{n - 1}")
-        data: bytes = resp["Body"].read()
+        with _guard():
+            resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{n - 1}")
+            data: bytes = resp["Body"].read()
         return data
+
+    def open_stream(self, key: str) -> Any:
+        """The object's body as a stream (``iter_chunks``); read it inside ``guarded()``."""
+        with _guard():
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def presign_put(self, key: str, expires: int, content_type: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if content_type:
             params["ContentType"] = content_type
-        url: str = self.client.generate_presigned_url(
-            "put_object", Params=params, ExpiresIn=expires
-        )
+        with _guard():
+            url: str = self.client.generate_presigned_url(
+                "put_object", Params=params, ExpiresIn=expires
+            )
         return url
 
     def presign_get(self, key: str, expires: int, filename: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-        url: str = self.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=expires
-        )
+        with _guard():
+            url: str = self.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires
+            )
         return url
 
     def list_keys(self, prefix: str) -> list[ObjectInfo]:
         out: list[ObjectInfo] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            out.extend(ObjectInfo(o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+        with _guard():
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                out.extend(ObjectInfo(o["Key"], int(o["Size"])) for o in page.get("Contents", []))
         return out
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        with _guard():
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.startswith("tenants/"):
@@ -219,11 +228,13 @@ class Storage:
         keys = [o.key for o in self.list_keys(prefix)]
         for i in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[i : i + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+            with _guard():
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
         return len(keys)
 
     def ping(self) -> None:
-        self.client.head_bucket(Bucket=self.bucket)
+        with _guard():
+            self.client.head_bucket(Bucket=self.bucket)
 
 
 class ObjectTooLarge(Exception):
@@ -236,9 +247,48 @@ class ObjectMissing(Exception):
     pass
 
 
-def _unavailable(exc: Exception) -> DependencyUnavailableError:
+class _Missing(Exception):
+    """Inside ``_guard(missing_key=...)``: S3 answered that the object does not exist."""
+
+
+#: Every failure of a call to S3 other than "no such object": connection refused or reset,
+#: connect/read timeouts, an unknown endpoint, missing or refused credentials, a 5xx.
+_STORAGE_ERRORS = (
+    BotoCoreError,  # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+    # NoCredentialsError, ConnectionClosedError, ...
+    ClientError,  # 5xx, SlowDown, InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied
+    S3UploadFailedError,
+    S3TransferFailedError,
+    OSError,  # socket errors urllib3 did not wrap
+)
+_MISSING_CODES = ("404", "NoSuchKey", "NotFound")
+
+
+@contextmanager
+def _guard(missing_key: str | None = None) -> Iterator[None]:
+    """Map every storage error to 503 ``SERVICE_UNAVAILABLE`` (with ``Retry-After``), never
+    to a 500; with ``missing_key``, a 404 from S3 raises ``_Missing`` instead."""
+    try:
+        yield
+    except ClientError as exc:
+        if missing_key is not None and exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+            raise _Missing(missing_key) from exc
+        raise unavailable(exc) from exc
+    except _STORAGE_ERRORS as exc:
+        raise unavailable(exc) from exc
+
+
+def guarded() -> Any:
+    """``with guarded():`` around code that reads a storage stream outside ``Storage``."""
+    return _guard()
+
+
+def unavailable(exc: BaseException) -> DependencyUnavailableError:
+    retry_after = get_settings().dependency_retry_after_seconds
     return DependencyUnavailableError(
-        "Object storage is unavailable", details={"reason": type(exc).__name__}
+        "Object storage is unavailable; retry later",
+        details={"dependency": "s3", "reason": type(exc).__name__},
+        headers={"Retry-After": str(retry_after)},
     )
 
 

@@ -26,6 +26,9 @@ Errors always have the shape `{"error": {"code", "message", "details"}}`.
 
 def create_app() -> FastAPI:
     configure_logging("gateway")
+    from gateway.uploads import prepare_spool
+
+    prepare_spool()  # a spool directory of its own, emptied of any dead gateway's files
     app = FastAPI(
         title="Agensium data-quality API",
         version="1.0.0",

@@ -3,13 +3,20 @@ response (with ``Idempotent-Replayed: true``); same key + a different body is 42
 ``IDEMPOTENCY_KEY_REUSED``; a second request while the first still runs is 409
 ``IDEMPOTENCY_IN_PROGRESS``; keys are kept 24 hours, per tenant and endpoint. A key is claimed
 in its own committed transaction before the work starts, so two concurrent requests cannot both
-run."""
+run.
+
+A request that died (its gateway was killed) leaves its key in progress with no one to finish
+it. Once the claim is older than ``GATEWAY_REQUEST_TIMEOUT_SECONDS`` no live request can still
+own it: the next request with that key takes it over (or the sweeper releases it), and what the
+dead request had half-created (``note_pending``: the one-shot create's task) is discarded."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,9 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from core.db import session_scope, utcnow
 from core.errors import ConflictError, ValidationFailedError
 from tenants.repository import owned_by
+from workers.dead_requests import PENDING, release, stale_before
 from workers.models import IdempotencyRecord
 
+log = logging.getLogger(__name__)
 TTL = dt.timedelta(hours=24)
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("idem_record", default=None)
 
 
 class IdempotencyKeyReused(ValidationFailedError):
@@ -56,6 +66,7 @@ async def idempotent(
     if isinstance(record_id, tuple):
         status, out = record_id
         return status, out, True
+    token = _current.set(record_id)
     try:
         status, out = await run()
     except BaseException:
@@ -64,14 +75,29 @@ async def idempotent(
         # the same key runs again: after a top-up, an upload, or the end of a 503.
         _forget(record_id)
         raise
+    finally:
+        _current.reset(token)
     _store(record_id, status, out)
     return status, out, False
+
+
+def note_pending(task_id: str) -> None:
+    """Record on the current request's claim (if any) the task it created, so that if the
+    request dies, whoever takes its key over removes that task. Call from the request."""
+    record_id = _current.get()
+    if record_id is None:
+        return
+    with session_scope() as session:
+        record = session.get(IdempotencyRecord, record_id)
+        if record is not None and record.response_status is None:
+            record.response_body = {PENDING: {"task_id": task_id}}
 
 
 def _claim(
     tenant_id: str, key: str, scope: str, request_hash: str
 ) -> str | tuple[int, dict[str, Any]]:
-    for _ in range(2):
+    for _ in range(3):
+        stale: str | None = None
         with session_scope() as session:
             session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - TTL)
@@ -89,12 +115,19 @@ def _claim(
                         "This Idempotency-Key was used with a different request body",
                         details={"idempotency_key": key},
                     )
-                if existing.response_status is None:
+                if existing.response_status is None and existing.created_at < stale_before():
+                    stale = existing.id  # its request died: take the key over (below)
+                elif existing.response_status is None:
                     raise IdempotencyInProgress(
                         "A request with this Idempotency-Key is still in progress",
                         details={"idempotency_key": key},
                     )
-                return existing.response_status, existing.response_body or {}
+                else:
+                    assert existing.response_status is not None
+                    return existing.response_status, existing.response_body or {}
+        if stale is not None:
+            release(stale)
+            continue  # claim afresh (a concurrent taker may have won: then we read its claim)
         try:
             with session_scope() as session:
                 record = IdempotencyRecord(

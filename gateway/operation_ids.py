@@ -43,6 +43,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PUT", "/v1/admin/prices/{agent_id}"): "admin_prices_set",
     ("GET", "/v1/admin/usage"): "admin_usage_get",
     ("GET", "/v1/admin/queues"): "admin_queues_get",
+    ("GET", "/v1/admin/readiness"): "admin_readiness_get",
 }
 
 

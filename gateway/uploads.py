@@ -1,26 +1,46 @@
 """Receiving a tenant's file: spooled to disk (never whole in memory), hashed, size-capped,
-format sniffed by content, then streamed to S3 with multipart above the threshold."""
+format sniffed by content, then streamed to S3 with multipart above the threshold.
+
+Spool files live in a directory this gateway process owns: ``gateway-<pid>`` under
+``UPLOAD_SPOOL_DIR`` (default ``<temp dir>/agensium-spool``), with an ``flock`` held for the
+process's life. At start the gateway clears its own directory and those of gateways that died
+(their lock is free), so a killed gateway's files never outlive its restart.
+``UPLOAD_SPOOL_MAX_BYTES`` caps what one gateway spools at once: past it an upload answers 503
+with ``Retry-After``."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
+import shutil
 import tempfile
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from core.errors import BadRequestError, TooLargeError, ValidationFailedError
+from core.errors import (
+    BadRequestError,
+    DependencyUnavailableError,
+    TooLargeError,
+    ValidationFailedError,
+)
+from core.settings import get_settings
 from core.storage import Storage, sanitize_filename
 from transformers.errors import UnsupportedFormatError
 from transformers.io.sniff import sniff_format
 from transformers.registry import FileRole
 
 SNIFF_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 class EmptyFileError(ValidationFailedError):
@@ -78,18 +98,101 @@ class Received:
     head: bytes
 
 
+class SpoolFull(DependencyUnavailableError):
+    code = "SERVICE_UNAVAILABLE"
+
+
+class _Spool:
+    """This process's spool directory and how many bytes it holds right now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dir: Path | None = None
+        self._lock_file: IO[str] | None = None
+        self.bytes = 0
+
+    def base(self) -> Path:
+        # The temp dir by default: writable in the containers (read-only root, /tmp emptyDir).
+        default = Path(tempfile.gettempdir()) / "agensium-spool"
+        return Path(get_settings().upload_spool_dir or default)
+
+    def prepare(self) -> Path:
+        """Own ``gateway-<pid>`` (flock held), empty it, and remove dead gateways' dirs."""
+        with self._lock:
+            if self._dir is not None and self._dir.parent == self.base():
+                return self._dir
+            base = self.base()
+            base.mkdir(parents=True, exist_ok=True)
+            mine = base / f"gateway-{os.getpid()}"
+            for other in base.glob("gateway-*"):
+                if other != mine and other.is_dir() and _owner_is_dead(other):
+                    shutil.rmtree(other, ignore_errors=True)
+            shutil.rmtree(mine, ignore_errors=True)
+            mine.mkdir(parents=True)
+            self._lock_file = open(mine / ".lock", "w")  # noqa: SIM115 - held for life
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._dir, self.bytes = mine, 0
+            return mine
+
+    def reserve(self, n: int) -> None:
+        cap = get_settings().upload_spool_max_bytes
+        with self._lock:
+            if self.bytes + n > cap:
+                raise SpoolFull(
+                    "The gateway is receiving too many uploads at once; retry shortly",
+                    details={"dependency": "upload-spool"},
+                    headers={"Retry-After": str(get_settings().dependency_retry_after_seconds)},
+                )
+            self.bytes += n
+
+    def release(self, n: int) -> None:
+        with self._lock:
+            self.bytes = max(0, self.bytes - n)
+
+
+def _owner_is_dead(folder: Path) -> bool:
+    lock = folder / ".lock"
+    if not lock.exists():
+        return True
+    with open(lock) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live gateway holds it
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+
+
+SPOOL = _Spool()
+
+
+def prepare_spool() -> Path | None:
+    """Called when the gateway starts (gateway/app.py). A spool that cannot be prepared is
+    logged, not fatal: the first upload tries again."""
+    try:
+        return SPOOL.prepare()
+    except OSError:
+        log.warning("uploads.spool_unavailable base=%s", SPOOL.base(), exc_info=True)
+        return None
+
+
 async def spool(chunks: AsyncIterator[bytes], max_bytes: int) -> Received:
-    """Write the incoming stream to a temp file, enforcing the plan's size limit as it arrives."""
+    """Write the incoming stream to a file in the gateway's spool directory, enforcing the
+    plan's size limit and the spool's cap as it arrives."""
     digest = hashlib.sha256()
     size = 0
     head = b""
-    tmp = tempfile.NamedTemporaryFile(prefix="agensium-upload-", delete=False)  # noqa: SIM115
+    folder = SPOOL.prepare()
+    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        prefix="agensium-upload-", dir=folder, delete=False
+    )
     path = Path(tmp.name)
     try:
         with tmp:
             async for chunk in chunks:
                 if not chunk:
                     continue
+                SPOOL.reserve(len(chunk))
                 size += len(chunk)
                 if size > max_bytes:
                     raise too_large(max_bytes)
@@ -98,9 +201,17 @@ async def spool(chunks: AsyncIterator[bytes], max_bytes: int) -> Received:
                 digest.update(chunk)
                 tmp.write(chunk)
     except BaseException:
+        SPOOL.release(size)
         path.unlink(missing_ok=True)
         raise
     return Received(path, size, digest.hexdigest(), head)
+
+
+def discard(received: Received) -> None:
+    """Remove a spool file (and give its bytes back to the cap)."""
+    if received.path.exists():
+        received.path.unlink(missing_ok=True)
+        SPOOL.release(received.size)
 
 
 def check_content(size: int, head: bytes, filename: str, role: FileRole) -> str:
@@ -120,7 +231,7 @@ async def store(storage: Storage, received: Received, key: str) -> None:
     try:
         await run_in_threadpool(storage.upload_file, received.path, key, None)
     finally:
-        received.path.unlink(missing_ok=True)
+        discard(received)
 
 
 def clean_filename(name: str | None, role: str) -> str:

@@ -24,10 +24,12 @@ def _tls_options(url: str) -> dict[str, Any] | None:
 
 
 def celery_config(s: Settings) -> dict[str, Any]:
+    # Deadlines on every broker call: a frozen Redis costs a publish (made while serving a
+    # request) seconds, not minutes. Consumers poll with a 1 s BRPOP, well inside them.
     transport = {
         "visibility_timeout": s.celery_visibility_timeout,
-        "socket_timeout": 30,
-        "socket_connect_timeout": 30,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 3,
         "health_check_interval": 30,
     }
     queues = [KombuQueue(q, Exchange(q, type="direct"), routing_key=q) for q in all_queues()]
@@ -49,8 +51,23 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "worker_concurrency": s.celery_worker_concurrency,
         "worker_max_memory_per_child": s.celery_worker_max_memory_per_child,
         "worker_hijack_root_logger": False,
+        # On purpose: when the broker connection drops, a running task's message and channel
+        # are gone (it can never be acknowledged; a wiped Redis has lost it outright). Celery
+        # then SIGTERMs the pool child; the runner turns that SystemExit into a requeue with
+        # the checkpoints kept (workers/errors.py INTERRUPTIONS), and the redelivered or
+        # sweeper-re-sent message resumes after the last finished agent: at most one agent's
+        # work is redone, never charged twice, and no pool slot runs work the broker has
+        # forgotten. Leaving it False would keep such tasks running unseen by the broker.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,
+        # A publish that fails is retried twice at once, then given up: the row is committed,
+        # and the sweeper re-sends a message that never left.
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         "broker_transport_options": transport,
         "result_backend_transport_options": transport,
         "visibility_timeout": s.celery_visibility_timeout,

@@ -14,6 +14,7 @@ SWEEP_TASK = "agensium.sweep"
 RETENTION_TASK = "agensium.retention"
 CALLBACK_TASK = "agensium.deliver_callback"
 PING_TASK = "agensium.ping"
+DELETE_OBJECTS_TASK = "agensium.delete_objects"
 
 
 class Queue(StrEnum):

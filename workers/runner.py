@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -51,12 +52,25 @@ _tracer = trace.get_tracer("agensium.stages")
 
 
 class RetryLater(Exception):
-    """Raised to the Celery task: the error is transient and attempts remain."""
+    """Raised to the Celery task: the error is transient and attempts remain; retry after
+    ``countdown`` seconds (exponential backoff with jitter, see ``retry_delay``)."""
 
-    def __init__(self, attempt: int, cause: BaseException) -> None:
+    def __init__(self, attempt: int, cause: BaseException, countdown: float = 0.0) -> None:
         super().__init__(str(cause))
         self.attempt = attempt
         self.cause = cause
+        self.countdown = countdown
+
+
+def retry_delay(attempt: int, rand: float | None = None) -> float:
+    """Seconds before retry number ``attempt`` (1 = after the first failed attempt):
+    ``TASK_RETRY_BACKOFF_SECONDS`` doubled per attempt, capped at
+    ``TASK_RETRY_BACKOFF_MAX_SECONDS``, plus up to 25 % jitter so that the tasks an outage
+    failed together do not all come back at the same instant."""
+    s = get_settings()
+    base = min(s.task_retry_backoff_max_seconds, s.task_retry_backoff_seconds * 2 ** (attempt - 1))
+    jitter = random.random() if rand is None else rand
+    return float(base * (1 + 0.25 * jitter))
 
 
 @dataclass
@@ -381,9 +395,18 @@ def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None)
         return _end(task_id, TaskStatus.CANCELLED, "CANCELLED", "Cancelled by the tenant")
     except BaseException as exc:
         c = classify(exc)
+        if c.interrupted:
+            # The worker is stopping (broker connection lost, warm/cold shutdown): put the task
+            # back with its checkpoints and let the process exit. The message is redelivered
+            # (acks_late) or, if the broker lost it, re-sent by the sweeper; the next attempt
+            # resumes after the last finished agent. The claim enforces the attempt budget.
+            _requeue_quietly(task_id, c.code, c.message)
+            raise
         if c.retryable and claimed.attempt < _max_attempts(task_id):
-            _requeue(task_id, c.code, c.message)
-            raise RetryLater(claimed.attempt, exc) from exc
+            delay = retry_delay(claimed.attempt)
+            if _within_budget(task_id, delay):
+                _requeue(task_id, c.code, c.message, delay)
+                raise RetryLater(claimed.attempt, exc, delay) from exc
         log.warning("task.failed task_id=%s code=%s message=%s", task_id, c.code, c.message)
         status = _end(task_id, TaskStatus.FAILED, c.code, c.message)
         if not isinstance(exc, Exception):
@@ -423,7 +446,19 @@ def _max_attempts(task_id: str) -> int:
         return int(session.scalar(select(Task.max_attempts).where(Task.id == task_id)) or 1)
 
 
-def _requeue(task_id: str, code: str, message: str) -> None:
+def _within_budget(task_id: str, delay: float) -> bool:
+    """A retry must start within ``TASK_RETRY_BUDGET_SECONDS`` of the task being queued."""
+    with session_scope() as session:
+        queued_at = session.scalar(select(Task.queued_at).where(Task.id == task_id))
+    if queued_at is None:
+        return True
+    elapsed = (utcnow() - queued_at).total_seconds()
+    return elapsed + delay <= get_settings().task_retry_budget_seconds
+
+
+def _requeue(task_id: str, code: str, message: str, delay: float = 0.0) -> None:
+    """PROCESSING -> QUEUED. ``enqueued_at`` is when the retry is due, so the sweeper counts a
+    retry's message as lost only ``SWEEPER_LOST_MESSAGE_AFTER_SECONDS`` after that."""
     with session_scope() as session:
         session.execute(
             update(Task)
@@ -432,13 +467,24 @@ def _requeue(task_id: str, code: str, message: str) -> None:
                 status=TaskStatus.QUEUED,
                 lease_owner=None,
                 lease_expires_at=None,
+                current_agent=None,
                 error_code=code,
                 error_message=message,
-                enqueued_at=utcnow(),
+                enqueued_at=utcnow() + dt.timedelta(seconds=delay),
             )
             .execution_options(synchronize_session=False)
         )
-    log.warning("task.retry task_id=%s code=%s", task_id, code)
+    log.warning("task.retry task_id=%s code=%s delay=%.1f", task_id, code, delay)
+
+
+def _requeue_quietly(task_id: str, code: str, message: str) -> None:
+    """Requeue an interrupted task; if even that fails (the database is gone too), the lease
+    expires and the sweeper re-sends the task."""
+    try:
+        _requeue(task_id, code, message)
+        log.warning("task.interrupted task_id=%s requeued", task_id)
+    except Exception:
+        log.warning("task.interrupted task_id=%s requeue_failed", task_id, exc_info=True)
 
 
 def _end(task_id: str, status: TaskStatus, code: str | None, message: str | None) -> str:

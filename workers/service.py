@@ -306,8 +306,10 @@ def delete_task(session: Session, task: Task, storage: Storage) -> None:
 
 def sha256_of_object(storage: Storage, key: str) -> str:
     """Hash an object by streaming it (presigned uploads never pass through the gateway)."""
+    from core.storage import guarded
+
     digest = hashlib.sha256()
-    body = storage.client.get_object(Bucket=storage.bucket, Key=key)["Body"]
-    for chunk in body.iter_chunks(1024 * 1024):
-        digest.update(chunk)
+    with guarded():  # a storage failure mid-stream is 503 too
+        for chunk in storage.open_stream(key).iter_chunks(1024 * 1024):
+            digest.update(chunk)
     return digest.hexdigest()

@@ -4,7 +4,9 @@
   the tool's queue and the broker's unacked set);
 - re-send PROCESSING tasks whose lease expired (the worker died) while attempts remain, and
   fail those past their attempt budget, releasing their holds;
-- expire tasks never processed before the retention deadline; delete old inputs and outputs.
+- expire tasks never processed before the retention deadline; delete old inputs and outputs;
+- release Idempotency-Keys whose request died (in progress for longer than the gateway's
+  request timeout) and discard the task that request half-created.
 """
 
 from __future__ import annotations
@@ -26,21 +28,31 @@ from workers.service import finish
 log = logging.getLogger(__name__)
 
 
-def _ids_in_broker() -> tuple[set[str], set[str]] | None:
-    """(ids waiting in a tool queue, ids delivered but unacknowledged); None if unreadable."""
+def _ids_in_broker(delivered_after: float) -> tuple[set[str], set[str]] | None:
+    """(ids waiting in a tool queue, ids delivered after ``delivered_after`` (unix time) but
+    not yet acknowledged); None if unreadable. A delivery older than that whose task is still
+    QUEUED belongs to a worker that stopped (its unacked message returns only after the
+    visibility timeout, an hour), so it does not count as in flight."""
     try:
         import redis
 
         from transformers.registry import TOOLS
 
-        client = redis.Redis.from_url(get_settings().broker_url)
+        client = redis.Redis.from_url(
+            get_settings().broker_url, socket_timeout=5, socket_connect_timeout=3
+        )
         waiting: set[str] = set()
         for tool in TOOLS.values():
             for item in client.lrange(tool.queue_name, 0, -1):
                 waiting.update(_ids_of(item))
+        delivered: dict[str, float] = {}
+        for tag, score in client.zrange("unacked_index", 0, -1, withscores=True):  # type: ignore[misc,str-unpack]
+            delivered[tag.decode() if isinstance(tag, bytes) else str(tag)] = float(score)
         unacked: set[str] = set()
-        for item in client.hvals("unacked"):
-            unacked.update(_ids_of(item))
+        for tag, item in client.hgetall("unacked").items():
+            name = tag.decode() if isinstance(tag, bytes) else str(tag)
+            if delivered.get(name, float("inf")) >= delivered_after:
+                unacked.update(_ids_of(item))
         return waiting, unacked
     except Exception:
         log.warning("sweeper.broker_unreadable", exc_info=True)
@@ -67,8 +79,8 @@ def sweep() -> dict[str, int]:
     s = get_settings()
     now = utcnow()
     lost_before = now - dt.timedelta(seconds=s.sweeper_lost_message_after_seconds)
-    counts = {"resent": 0, "failed": 0, "expired": 0}
-    seen = _ids_in_broker()
+    counts = {"resent": 0, "failed": 0, "expired": 0, "released_keys": 0}
+    seen = _ids_in_broker(lost_before.timestamp())
     waiting, unacked = seen if seen is not None else (set(), set())
     resend: list[tuple[str, str, str]] = []
     with session_scope() as session:
@@ -117,7 +129,30 @@ def sweep() -> dict[str, int]:
         send_now(PendingSend(PROCESS_TASK, (task_id, tenant_id), tool_queue(tool_id)))
         log.warning("sweeper.resent task_id=%s", task_id)
         counts["resent"] += 1
+    counts["released_keys"] = release_dead_idempotency_keys()
     return counts
+
+
+def release_dead_idempotency_keys() -> int:
+    """In-progress Idempotency-Keys older than the gateway's request timeout: their request
+    died with its gateway. Free them and discard the task each had half-created."""
+    from workers.dead_requests import release, stale_before
+    from workers.models import IdempotencyRecord
+
+    with session_scope() as session:
+        ids = session.scalars(
+            select(IdempotencyRecord.id).where(
+                IdempotencyRecord.response_status.is_(None),
+                IdempotencyRecord.created_at < stale_before(),
+            )
+        ).all()
+    released = 0
+    for record_id in ids:
+        try:
+            released += int(release(record_id))
+        except Exception:
+            log.warning("sweeper.release_failed record_id=%s", record_id, exc_info=True)
+    return released
 
 
 def apply_retention() -> dict[str, int]:

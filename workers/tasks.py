@@ -11,9 +11,17 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
+from core.errors import DependencyUnavailableError
 from core.settings import get_settings
 from workers.app import app
-from workers.queues import CALLBACK_TASK, PING_TASK, PROCESS_TASK, RETENTION_TASK, SWEEP_TASK
+from workers.queues import (
+    CALLBACK_TASK,
+    DELETE_OBJECTS_TASK,
+    PING_TASK,
+    PROCESS_TASK,
+    RETENTION_TASK,
+    SWEEP_TASK,
+)
 from workers.runner import RetryLater, run_task
 
 log = logging.getLogger(__name__)
@@ -35,8 +43,7 @@ def process_analysis(self: CeleryTask, task_id: str, tenant_id: str) -> dict[str
     try:
         status = run_task(task_id, tenant_id, _owner(), celery_task=self)
     except RetryLater as exc:
-        countdown = min(300, 2**exc.attempt) + (hash(task_id) % 1000) / 1000
-        raise self.retry(countdown=countdown, exc=exc.cause) from None
+        raise self.retry(countdown=exc.countdown, exc=exc.cause) from None
     return {"task_id": task_id, "status": status}
 
 
@@ -59,6 +66,25 @@ def retention() -> dict[str, int]:
     from workers.sweeper import apply_retention
 
     return apply_retention()
+
+
+@app.task(
+    bind=True,
+    name=DELETE_OBJECTS_TASK,
+    acks_late=True,
+    autoretry_for=(DependencyUnavailableError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=200,  # about a day at the 10-minute cap: an S3 outage ends long before
+)
+def delete_objects(self: CeleryTask, prefix: str) -> dict[str, int]:
+    """Delete a discarded task's objects once S3 answers again (see workers/cleanup.py)."""
+    from workers.cleanup import delete_objects as run
+
+    deleted = run(prefix)
+    log.info("storage.deferred_deletion_done prefix=%s deleted=%s", prefix, deleted)
+    return {"deleted": deleted}
 
 
 @app.task(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -34,17 +33,25 @@ ApiKey = Annotated[str, typer.Option(envvar="AGENSIUM_API_KEY", help="Your API k
 
 
 def _stack_config(
-    gateway_port: int, redis_port: int, s3_port: int, flower: bool, embedded_redis: bool
+    gateway_port: int,
+    redis_port: int,
+    s3_port: int,
+    flower: bool,
+    embedded_redis: bool,
+    var: Path | None = None,
 ):  # type: ignore[no-untyped-def]
     from gateway.cli.stack import StackConfig
 
-    return StackConfig(
+    config = StackConfig(
         gateway_port=gateway_port,
         redis_port=redis_port,
         s3_port=s3_port,
         flower=flower,
         embedded_redis=embedded_redis,
     )
+    if var is not None:
+        config.var = var
+    return config
 
 
 @stack_app.command("up")
@@ -56,40 +63,34 @@ def stack_up(
     embedded_redis: Annotated[
         bool, typer.Option(help="Start our own Redis even if one runs.")
     ] = False,
+    var: Annotated[
+        Path | None,
+        typer.Option(envvar="AGENSIUM_STACK_VAR", help="State and logs (default: var/)."),
+    ] = None,
 ) -> None:
     """Start Redis and S3 if needed, migrate, start the gateway and a worker pool per tool
-    queue, and keep them running until Ctrl-C."""
+    queue, and keep them running until Ctrl-C (or SIGTERM): a service that exits is restarted
+    with backoff (logged in var/logs/stack.log); a stop signal at any moment, start-up
+    included, stops every service started."""
     from core.services import PortTaken
-    from gateway.cli.stack import LocalStack
+    from gateway.cli.stack import LocalStack, install_stop_signals, serve
 
+    install_stop_signals()  # first of all: a signal during start-up must stop what started
     console.print("[bold]Starting the local stack[/bold]")
-    stack = LocalStack(_stack_config(gateway_port, redis_port, s3_port, flower, embedded_redis))
+    stack = LocalStack(
+        _stack_config(gateway_port, redis_port, s3_port, flower, embedded_redis, var)
+    )
+
+    def ready(started: LocalStack) -> None:
+        console.print(f"\n[green]Ready.[/green] Operator key (ADMIN_API_KEY): {started.admin_key}")
+        console.print("Logs: var/logs/. Press Ctrl-C to stop.")
+
     try:
-        stack.start()
+        serve(stack, ready)
     except PortTaken as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"\n[green]Ready.[/green] Operator key (ADMIN_API_KEY): {stack.admin_key}")
-    console.print("Logs: var/logs/. Press Ctrl-C to stop.")
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping:
-            time.sleep(1)
-            dead = [p.name for p in stack.processes if not p.alive()]
-            if dead:
-                console.print(f"[red]{', '.join(dead)} stopped; see var/logs/[/red]")
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        console.print("Stopping…")
-        stack.stop()
+    console.print("Stopped.")
 
 
 @app.command()

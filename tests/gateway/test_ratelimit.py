@@ -239,8 +239,8 @@ def test_a_streamed_response_carries_the_headers_and_streams_whole(tenant_on: An
     assert "event: status" in body and "CANCELLED" in body
 
 
-def test_readyz_reports_the_policy_in_force(gateway_url: str) -> None:
-    checks = httpx.get(f"{gateway_url}/readyz").json()["checks"]
+def test_readyz_reports_the_policy_in_force(gateway_url: str, admin: httpx.Client) -> None:
+    checks = admin.get("/v1/admin/readiness").json()["checks"]
     assert checks["rate_limit_policy"] == "fail-closed"
     assert checks["rate_limit_storage"] == "ok"
 

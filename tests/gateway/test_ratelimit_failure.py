@@ -85,7 +85,7 @@ def _get(url: str, path: str, key: str | None = None) -> httpx.Response:
 
 
 def test_fail_closed_refuses_guarded_routes_with_503_and_is_not_ready(
-    gateways: dict[str, str], api_key: str
+    gateways: dict[str, str], api_key: str, platform: Platform
 ) -> None:
     url = gateways["closed"]
     r = _get(url, "/v1/billing/wallet", api_key)
@@ -99,14 +99,15 @@ def test_fail_closed_refuses_guarded_routes_with_503_and_is_not_ready(
     assert _get(url, "/healthz").status_code == 200, "liveness is never limited"
     r = _get(url, "/readyz")
     assert r.status_code == 503
-    checks = r.json()["checks"]
+    assert r.json() == {"status": "unavailable"}, "no dependency details in public"
+    checks = _get(url, "/v1/admin/readiness", platform.admin_key).json()["checks"]
     assert checks["rate_limit_policy"] == "fail-closed"
     assert checks["rate_limit_storage"].startswith("error")
     assert checks["redis"] == "ok"
 
 
 def test_fail_open_serves_without_limits_and_stays_ready(
-    gateways: dict[str, str], api_key: str
+    gateways: dict[str, str], api_key: str, platform: Platform
 ) -> None:
     url = gateways["open"]
     r = _get(url, "/v1/billing/wallet", api_key)
@@ -114,6 +115,6 @@ def test_fail_open_serves_without_limits_and_stays_ready(
     assert "X-RateLimit-Limit" not in r.headers
     r = _get(url, "/readyz")
     assert r.status_code == 200, r.text
-    checks = r.json()["checks"]
+    checks = _get(url, "/v1/admin/readiness", platform.admin_key).json()["checks"]
     assert checks["rate_limit_policy"] == "fail-open"
     assert checks["rate_limit_storage"].startswith("error")
