@@ -169,3 +169,10 @@ class CallbackSecretOut(BaseModel):
         "t=<unix seconds>,v1=hex(HMAC_SHA256(secret, '<t>.' + raw body))",
         description="How the signature header is built.",
     )
+
+
+class CallbackSecretRotated(BaseModel):
+    secret: str = Field(description="The new secret; it signs every callback from now on.")
+    previous_valid_until: dt.datetime | None = Field(
+        description="Until then callbacks also carry a signature with the previous secret."
+    )

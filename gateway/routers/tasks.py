@@ -27,6 +27,7 @@ from gateway.idempotency import idempotent
 from gateway.presenters import task_out
 from gateway.schemas import (
     CallbackSecretOut,
+    CallbackSecretRotated,
     FileUploaded,
     OutputOut,
     ProcessAccepted,
@@ -40,7 +41,7 @@ from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
 from workers import lifecycle, service
-from workers.callbacks import tenant_webhook_secret, validate_callback_url
+from workers.callbacks import rotate_secret, signing_secrets, validate_callback_url
 from workers.models import FINAL_STATUSES, Task, TaskStatus
 
 # 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
@@ -762,10 +763,27 @@ def list_tasks(
 
 
 @callbacks_router.get("/secret", response_model=CallbackSecretOut, summary="Callback secret")
-def callback_secret(principal: TenantDep) -> CallbackSecretOut:
-    """Your webhook secret: verify each callback by recomputing
+def callback_secret(principal: TenantDep, session: SessionDep) -> CallbackSecretOut:
+    """Your webhook secret (random, made on first read): verify each callback by recomputing
     ``hex(HMAC_SHA256(secret, "<t>." + raw body))`` from the ``X-Agensium-Signature:
-    t=<unix seconds>,v1=<hex>`` header, compare in constant time, and reject a ``t`` more than
-    five minutes old (replays)."""
+    t=<unix seconds>,v1=<hex>[,v1=<hex>]`` header, accept it when any ``v1`` matches (compare
+    in constant time), and reject a ``t`` more than five minutes old (replays)."""
     assert principal.tenant_id is not None
-    return CallbackSecretOut(secret=tenant_webhook_secret(principal.tenant_id))
+    return CallbackSecretOut(secret=signing_secrets(session, principal.tenant_id)[0])
+
+
+@callbacks_router.post(
+    "/secret/rotate",
+    response_model=CallbackSecretRotated,
+    summary="Rotate the callback secret",
+    responses=responses(401, 403, 429),
+)
+def rotate_callback_secret(principal: TenantDep, session: SessionDep) -> CallbackSecretRotated:
+    """A new random secret signs every callback from now on. The previous one keeps signing
+    too (a second ``v1`` in the header) until ``previous_valid_until``, so you can deploy the
+    new secret to your receiver without losing a callback."""
+    assert principal.tenant_id is not None
+    rotation = rotate_secret(session, principal.tenant_id)
+    return CallbackSecretRotated(
+        secret=rotation.secret, previous_valid_until=rotation.previous_valid_until
+    )
