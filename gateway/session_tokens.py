@@ -5,8 +5,9 @@
 server key that signed it; the signature is HMAC-SHA256 with the session-token key derived from
 that root secret (core/keys.py) over a domain-separated message, so a token cannot be forged or
 confused with a key hash, and signing keys rotate with two active. A token whose ``exp`` lies
-further ahead than ``SESSION_TOKEN_TTL_SECONDS`` is refused whoever signed it. Each use re-checks that the key is not revoked and the tenant not
-disabled (a primary-key lookup), so revoking the key ends its sessions at once.
+further ahead than ``SESSION_TOKEN_TTL_SECONDS`` is refused whoever signed it. Each use
+re-checks that the key is not revoked or expired and the tenant not disabled (a primary-key
+lookup), so revoking the key ends its sessions at once.
 
 A token is weaker than the key on purpose: it is accepted on GET requests and on the few write
 endpoints the dashboard needs (``SESSION_WRITE_PATHS``), never to mint another token, and in a

@@ -14,10 +14,10 @@ from core.settings import get_settings
 from tenants import security
 from tenants.exceptions import InvalidApiKey, InvalidScopes, TenantNotFound, UnknownPlan
 from tenants.models import ApiKey, Plan, Tenant
+from tenants.schemas import ADMIN_SCOPE, TENANT_SCOPES, Principal
 
 #: ``last_used_at`` is written at most this often per key (a conditional UPDATE).
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
-from tenants.schemas import ADMIN_SCOPE, TENANT_SCOPES, Principal
 
 DEFAULT_PLANS: tuple[dict[str, object], ...] = (
     {

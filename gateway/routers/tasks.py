@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from core.db import session_scope, utcnow
 from core.errors import AppError, BadRequestError, ConflictError, ValidationFailedError
+from core.inputs import check_datetime
 from core.settings import get_settings
 from core.storage import Storage, input_key
 from gateway import uploads
@@ -720,8 +721,8 @@ def _decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
         when = dt.datetime.fromisoformat(created)
         if when.tzinfo is None or "\x00" in task_id or len(task_id) > 64:
             raise ValueError(cursor)
-        return when, task_id
-    except (ValueError, UnicodeError):
+        return check_datetime("cursor", when), task_id
+    except (ValueError, UnicodeError, AppError):
         raise ValidationFailedError("Invalid cursor", code="INVALID_CURSOR") from None
 
 
