@@ -8,8 +8,10 @@ minute."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -65,7 +67,7 @@ hostile = st.one_of(
     scalar,
     st.just(MEGABYTE),
     st.lists(scalar, max_size=4),
-    st.dictionaries(st.sampled_from(HOSTILE_STRINGS[:6] + ["k"]), scalar, max_size=3),
+    st.dictionaries(st.sampled_from([*HOSTILE_STRINGS[:6], "k"]), scalar, max_size=3),
 )
 
 
@@ -131,6 +133,81 @@ def _encode(value: Any) -> str:
     return quote(text, safe="", errors="surrogatepass")
 
 
+@dataclass
+class _Operation:
+    gateway_url: str
+    method: str
+    path: str
+    query_params: list[str]
+    path_params: list[str]
+    props: list[str] | None
+    raw_body: bool
+    auth: str
+    ids: dict[str, str]
+    seen: dict[str, set[int]]
+
+
+def _send(op: _Operation, body: Any, query: dict[str, Any], path_values: dict[str, str]) -> None:
+    url_path = op.path
+    for name in op.path_params:
+        url_path = url_path.replace("{" + name + "}", _encode(path_values[name]) or "%20")
+    qs = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in query.items())
+    url = f"{op.gateway_url}{url_path}" + (f"?{qs}" if qs else "")
+    headers = {"Authorization": f"Bearer {op.auth}"}
+    content: bytes | None = None
+    if op.props is not None or op.raw_body:
+        content = json.dumps(body).encode()  # ASCII: surrogates travel as \\ud800
+        json_body = op.props is not None
+        headers["Content-Type"] = "application/json" if json_body else "application/octet-stream"
+    with (
+        httpx.Client(timeout=60) as client,
+        client.stream(op.method, url, content=content, headers=headers) as r,
+    ):
+        size, kept = 0, b""
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            kept = (kept + chunk)[:4096]
+            if size > MAX_RESPONSE_BYTES:
+                break
+    op.seen.setdefault(f"{op.method} {op.path}", set()).add(r.status_code)
+    label = f"{op.method} {op.path} {r.status_code}"
+    assert size <= MAX_RESPONSE_BYTES, f"{label}: response over {size} bytes"
+    if r.status_code >= 500:
+        text = kept.decode(errors="replace")
+        code = ""
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            code = json.loads(text)["error"]["code"]
+        assert r.status_code == 503 and code in CONFIGURATION_503, f"{label}: {text[:500]}"
+
+
+def _property(op: _Operation) -> Any:
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        body=st.one_of(
+            st.fixed_dictionaries({}, optional={name: hostile for name in (op.props or [])}),
+            hostile,
+        ),
+        query=st.fixed_dictionaries({}, optional={n: short_scalar for n in op.query_params}),
+        real_path=st.booleans(),
+        path_values=st.fixed_dictionaries(
+            {n: st.sampled_from(HOSTILE_STRINGS) for n in op.path_params}
+        ),
+    )
+    def run(body, query, real_path, path_values) -> None:  # type: ignore[no-untyped-def]
+        if real_path:
+            path_values = {n: op.ids.get(n, "x") for n in op.path_params}
+        _send(op, body, query, path_values)
+
+    return run
+
+
 def test_every_operation_survives_hostile_input(world, gateway_url):
     spec, caller, ids = world
     operations = _operations(spec)
@@ -138,75 +215,23 @@ def test_every_operation_survives_hostile_input(world, gateway_url):
     admin_key = os.environ["ADMIN_API_KEY"]
     failures: list[str] = []
     seen: dict[str, set[int]] = {}
-
-    for method, path, op in operations:
-        params = [p for p in op.get("parameters", []) if p["in"] == "query"]
-        path_params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
-        props = _body_props(spec, op)
-        raw_body = "requestBody" in op and props is None
-        auth = admin_key if "/admin/" in path else caller.api_key
-
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
+    for method, path, spec_op in operations:
+        props = _body_props(spec, spec_op)
+        op = _Operation(
+            gateway_url=gateway_url,
+            method=method,
+            path=path,
+            query_params=[p["name"] for p in spec_op.get("parameters", []) if p["in"] == "query"],
+            path_params=[p["name"] for p in spec_op.get("parameters", []) if p["in"] == "path"],
+            props=props,
+            raw_body="requestBody" in spec_op and props is None,
+            auth=admin_key if "/admin/" in path else caller.api_key,
+            ids=ids,
+            seen=seen,
         )
-        @given(
-            body=st.one_of(
-                st.fixed_dictionaries(
-                    {},
-                    optional={name: hostile for name in (props or [])},
-                ),
-                hostile,
-            ),
-            query=st.fixed_dictionaries({}, optional={p["name"]: short_scalar for p in params}),
-            real_path=st.booleans(),
-            path_values=st.fixed_dictionaries(
-                {n: st.sampled_from(HOSTILE_STRINGS) for n in path_params}
-            ),
-        )
-        def run(body, query, real_path, path_values) -> None:  # type: ignore[no-untyped-def]
-            url_path = path
-            for name in path_params:
-                value = ids.get(name, "x") if real_path else path_values[name]
-                url_path = url_path.replace("{" + name + "}", _encode(value) or "%20")
-            qs = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in query.items())
-            url = f"{gateway_url}{url_path}" + (f"?{qs}" if qs else "")
-            headers = {"Authorization": f"Bearer {auth}"}
-            content: bytes | None = None
-            if props is not None or raw_body:
-                content = json.dumps(body).encode()  # ASCII: surrogates travel as \\ud800
-                headers["Content-Type"] = (
-                    "application/json" if props is not None else "application/octet-stream"
-                )
-            with httpx.Client(timeout=60) as client:
-                with client.stream(method, url, content=content, headers=headers) as r:
-                    size, kept = 0, b""
-                    for chunk in r.iter_bytes():
-                        size += len(chunk)
-                        kept = (kept + chunk)[:4096]
-                        if size > MAX_RESPONSE_BYTES:
-                            break
-                    seen.setdefault(f"{method} {path}", set()).add(r.status_code)
-                    label = f"{method} {path} {r.status_code}"
-                    assert size <= MAX_RESPONSE_BYTES, f"{label}: response over {size} bytes"
-                    if r.status_code >= 500:
-                        body_text = kept.decode(errors="replace")
-                        code = ""
-                        try:
-                            code = json.loads(body_text)["error"]["code"]
-                        except (ValueError, KeyError, TypeError):
-                            pass
-                        assert r.status_code == 503 and code in CONFIGURATION_503, (
-                            f"{label}: {body_text[:500]}"
-                        )
-
         try:
-            run()
+            _property(op)()
         except Exception as exc:  # collect every operation's failure, then report all
             failures.append(f"{method} {path}: {str(exc)[:2000]}")
     assert not failures, "\n\n".join(failures)
-    assert len(seen) == len(operations), set(f"{m} {p}" for m, p, _ in operations) - set(seen)
+    assert len(seen) == len(operations), {f"{m} {p}" for m, p, _ in operations} - set(seen)
