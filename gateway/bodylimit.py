@@ -61,18 +61,35 @@ class BodyLimitMiddleware:
                 await error_response(413, err.code, err.message, err.details)(scope, receive, send)
                 return
         seen = 0
+        refused = False
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out; whatever the endpoint answers after is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    # Raised inside the endpoint's body read: the AppError handler answers 413.
-                    raise _too_large(limit)
+                if seen > limit and not refused:
+                    # Answer 413 now and tell the endpoint the client went away: it stops
+                    # reading, and nothing it answers afterwards is sent.
+                    if not started:
+                        err = _too_large(limit)
+                        await error_response(413, err.code, err.message, err.details)(
+                            scope, receive, send
+                        )
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, counted, guarded_send)
 
 
 def install_body_limit(app: ASGIApp) -> None:
