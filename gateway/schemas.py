@@ -60,8 +60,23 @@ class TaskCreate(RequestModel):
     )
 
 
+class PresignedPost(BaseModel):
+    url: str = Field(description="POST multipart/form-data here: every field, then `file`.")
+    fields: dict[str, str] = Field(description="Form fields to send before the file.")
+    max_bytes: int = Field(
+        description="S3 itself refuses a larger file (400 EntityTooLarge): the plan's limit."
+    )
+
+
 class UploadSlot(BaseModel):
-    url: str = Field(description="Presigned S3 URL; PUT the file's bytes to it.")
+    url: str = Field(
+        description="Presigned S3 URL; PUT the file's bytes to it. S3 cannot cap a PUT's size: "
+        "a file over the plan's limit is refused (and deleted) at process. Prefer `post`."
+    )
+    post: PresignedPost | None = Field(
+        None,
+        description="A presigned POST that S3 caps at the plan's file size (recommended).",
+    )
     method: Literal["PUT"] = "PUT"
     headers: dict[str, str] = Field(default_factory=dict, description="Headers to send along.")
     expires_at: dt.datetime

@@ -29,6 +29,7 @@ from gateway.presenters import task_out
 from gateway.schemas import (
     CallbackSecretOut,
     CallbackSecretRotated,
+    PresignedPost,
     FileUploaded,
     OutputOut,
     ProcessAccepted,
@@ -59,7 +60,7 @@ IdempotencyKey = Annotated[
 
 
 def _upload_slots(
-    task: Task, storage: Storage, filenames: dict[str, str] | None
+    task: Task, storage: Storage, filenames: dict[str, str] | None, max_bytes: int
 ) -> dict[str, UploadSlot]:
     tool = get_tool(task.tool_id)
     expires = get_settings().s3_presign_expiry_seconds
@@ -68,7 +69,12 @@ def _upload_slots(
     for role in tool.file_roles:
         name = uploads.clean_filename((filenames or {}).get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
-        slots[role.name] = UploadSlot(url=storage.presign_put(key, expires), expires_at=at)
+        post = storage.presign_post(key, expires, max_bytes)
+        slots[role.name] = UploadSlot(
+            url=storage.presign_put(key, expires),
+            post=PresignedPost(url=post["url"], fields=post["fields"], max_bytes=max_bytes),
+            expires_at=at,
+        )
     return slots
 
 
@@ -105,8 +111,14 @@ def _create(
         status=task.status,
         tool_id=task.tool_id,
         agents=list(task.agents),
-        uploads=_upload_slots(task, storage, body.filenames),
+        uploads=_upload_slots(task, storage, body.filenames, _max_file_bytes(session, task)),
     )
+
+
+def _max_file_bytes(session: Session, task: Task) -> int:
+    tenant = session.get(Tenant, task.tenant_id)
+    assert tenant is not None
+    return int(tenant.plan.max_file_bytes)
 
 
 _CREATE_BODY = {
