@@ -29,9 +29,9 @@ from gateway.presenters import task_out
 from gateway.schemas import (
     CallbackSecretOut,
     CallbackSecretRotated,
-    PresignedPost,
     FileUploaded,
     OutputOut,
+    PresignedPost,
     ProcessAccepted,
     TaskCreate,
     TaskCreated,
