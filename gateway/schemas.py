@@ -55,8 +55,9 @@ class TaskCreate(RequestModel):
     )
     callback_url: text(2000) | None = Field(  # type: ignore[valid-type]
         None,
-        description="POSTed a signed JSON notification when the task ends (https; private and "
-        "loopback addresses are refused unless the platform allows them).",
+        description="POSTed a signed JSON notification when the task ends (https; no "
+        "credentials; every address the host resolves to must be globally routable, checked "
+        "again at send time; see docs/api.md, Callbacks).",
     )
 
 
