@@ -49,6 +49,7 @@ _EVENTS_PATH = re.compile(r"^/v1/tasks/[^/]+/events$")
 class IssuedToken:
     token: str
     expires_at: int
+    expires_in: int
 
 
 def _b64(data: bytes) -> str:
@@ -67,11 +68,13 @@ def _sign(payload: str, kid: str | None = None) -> str | None:
     return _b64(mac.digest())
 
 
-def _admin_fingerprint() -> str:
+def _admin_fingerprint(kid: str | None = None) -> str:
     admin = get_settings().admin_api_key
     secret = admin.get_secret_value() if admin is not None else ""
-    _, key = keyring().primary.kid, keyring().primary.derive(KeyPurpose.SESSION_TOKEN)
-    mac = hmac.new(key, b"admin-key:" + secret.encode(), hashlib.sha256)
+    found = keyring().key(KeyPurpose.SESSION_TOKEN, kid)
+    if found is None:
+        return ""
+    mac = hmac.new(found[1], b"admin-key:" + secret.encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
 
 
@@ -81,7 +84,8 @@ def is_session_token(value: str) -> bool:
 
 def issue(principal: Principal, ttl_seconds: int | None = None) -> IssuedToken:
     lifetime = get_settings().session_token_ttl_seconds
-    exp = int(time.time()) + min(ttl_seconds or lifetime, lifetime)
+    ttl = min(ttl_seconds or lifetime, lifetime)
+    exp = int(time.time()) + ttl
     kid = keyring().primary.kid
     body: dict[str, object] = {
         "kid": kid,
@@ -91,9 +95,9 @@ def issue(principal: Principal, ttl_seconds: int | None = None) -> IssuedToken:
         "exp": exp,
     }
     if principal.is_admin:
-        body["a"] = _admin_fingerprint()
+        body["a"] = _admin_fingerprint(kid)
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return IssuedToken(f"{PREFIX}{payload}.{_sign(payload, kid)}", exp)
+    return IssuedToken(f"{PREFIX}{payload}.{_sign(payload, kid)}", exp, ttl)
 
 
 def _decode(token: str) -> dict[str, object]:
@@ -126,7 +130,8 @@ def authenticate(token: str) -> Principal:
     body = _decode(token)
     scopes = body.get("s")
     if isinstance(scopes, list) and ADMIN_SCOPE in scopes:
-        if not hmac.compare_digest(str(body.get("a", "")), _admin_fingerprint()):
+        expected = _admin_fingerprint(str(body["kid"]))
+        if not expected or not hmac.compare_digest(str(body.get("a", "")), expected):
             raise InvalidApiKey("The operator key changed; sign in again")
         return tenants.ADMIN_PRINCIPAL
     with session_scope() as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -57,7 +56,7 @@ def create_session(request: Request, principal: PrincipalDep) -> SessionOut:
     return SessionOut(
         token=issued.token,
         expires_at=dt.datetime.fromtimestamp(issued.expires_at, dt.UTC),
-        expires_in=issued.expires_at - int(time.time()),
+        expires_in=issued.expires_in,
         tenant_id=principal.tenant_id,
         tenant_name=name,
         is_admin=principal.is_admin,
