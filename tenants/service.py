@@ -14,6 +14,7 @@ from core.settings import get_settings
 from tenants import security
 from tenants.exceptions import InvalidApiKey, InvalidScopes, TenantNotFound, UnknownPlan
 from tenants.models import ApiKey, Plan, Tenant
+from tenants.repository import scoped
 from tenants.schemas import ADMIN_SCOPE, TENANT_SCOPES, Principal
 
 #: ``last_used_at`` is written at most this often per key (a conditional UPDATE).
@@ -135,13 +136,7 @@ def revoke_key(session: Session, tenant_id: str, key_id: str) -> ApiKey:
 
 def list_keys(session: Session, tenant_id: str) -> list[ApiKey]:
     get_tenant(session, tenant_id)
-    return list(
-        session.scalars(
-            select(ApiKey)
-            .where(ApiKey.tenant_id == tenant_id)
-            .order_by(ApiKey.created_at, ApiKey.id)
-        )
-    )
+    return list(session.scalars(scoped(ApiKey, tenant_id).order_by(ApiKey.created_at, ApiKey.id)))
 
 
 def set_disabled(session: Session, tenant_id: str, disabled: bool) -> Tenant:

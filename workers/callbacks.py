@@ -39,13 +39,13 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import session_scope, utcnow
 from core.keys import KeyPurpose, keyring
 from core.settings import get_settings
 from tenants.models import CallbackSecret
+from tenants.repository import scoped
 from workers.exceptions import InvalidCallbackUrl
 from workers.models import Task
 
@@ -80,9 +80,9 @@ def _new_secret_row(session: Session, tenant_id: str) -> CallbackSecret:
 def _live_rows(session: Session, tenant_id: str) -> list[CallbackSecret]:
     now = utcnow()
     rows = session.scalars(
-        select(CallbackSecret)
-        .where(CallbackSecret.tenant_id == tenant_id)
-        .order_by(CallbackSecret.created_at.desc(), CallbackSecret.id.desc())
+        scoped(CallbackSecret, tenant_id).order_by(
+            CallbackSecret.created_at.desc(), CallbackSecret.id.desc()
+        )
     ).all()
     return [r for r in rows if r.expires_at is None or r.expires_at > now]
 
