@@ -1,7 +1,8 @@
 """One typed settings object, grouped by concern, every field from the environment.
 
-Local defaults are safe for one machine (SQLite, local Redis, local S3 server). In production
-(``APP_ENV=production``) the secrets must be set: there is no default pepper or admin key.
+Local defaults are safe for one machine (SQLite, local Redis, local S3 server). Secrets have
+no default anywhere: the local stack generates random ones on first start (``var/secrets.env``),
+and production (``APP_ENV=production``) refuses to start without them (core/keys.py).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.keys import Keyring, RootKey, parse_secret_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -58,13 +61,27 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     public_base_url: str | None = None
     max_json_body_bytes: int = 1_000_000
-    callback_allow_private: bool = False
+    #: Every request body above this is refused with 413 before it is read (file uploads,
+    #: which stream to S3 under the plan's own cap, are the one exception).
+    max_request_body_bytes: int = 2_000_000
+    #: ``host:port`` pairs a callback may target although they are not globally routable
+    #: (tests, the local stack); they may use http. Never a whole network.
+    callback_allow_hosts: str = ""
+    #: Allow http:// callbacks to public hosts (https only by default).
+    callback_allow_http: bool = False
     callback_timeout_seconds: float = 10.0
     callback_max_attempts: int = 5
 
     # --- auth
     admin_api_key: SecretStr | None = None
+    #: ``<kid>:<secret>[,<kid>:<secret>]``: root secrets, the first signs (core/keys.py).
+    secret_keys: SecretStr | None = None
+    #: Shorthand for ``SECRET_KEYS=k0:<secret>``.
     api_key_pepper: SecretStr | None = None
+    #: Dashboard session tokens live at most this long (a token claiming more is refused).
+    session_token_ttl_seconds: int = 900
+    #: After a tenant rotates its callback secret, callbacks carry both signatures this long.
+    callback_secret_overlap_seconds: int = 86_400
     principal_cache_seconds: float = 5.0
 
     # --- rate limits
@@ -128,11 +145,30 @@ class Settings(BaseSettings):
     def limiter_storage_uri(self) -> str:
         return self.ratelimit_storage_uri or self.redis_url
 
+    _keyring: Keyring = PrivateAttr(default_factory=lambda: Keyring(()))
+
+    def model_post_init(self, context: object, /) -> None:
+        self._keyring = Keyring(self._root_keys())
+
+    def _root_keys(self) -> tuple[RootKey, ...]:
+        if self.secret_keys is not None and self.secret_keys.get_secret_value().strip():
+            return parse_secret_keys(self.secret_keys.get_secret_value())
+        if self.api_key_pepper is not None and self.api_key_pepper.get_secret_value():
+            return parse_secret_keys("k0:" + self.api_key_pepper.get_secret_value())
+        return ()
+
     @property
-    def pepper(self) -> bytes:
-        if self.api_key_pepper is not None:
-            return self.api_key_pepper.get_secret_value().encode()
-        return b"agensium-local-development-pepper"
+    def keyring(self) -> Keyring:
+        return self._keyring
+
+    @property
+    def callback_allowed_targets(self) -> frozenset[tuple[str, int]]:
+        out: set[tuple[str, int]] = set()
+        for item in self.callback_allow_hosts.split(","):
+            host, sep, port = item.strip().rpartition(":")
+            if sep and host and port.isdigit():
+                out.add((host.strip("[]").lower(), int(port)))
+        return frozenset(out)
 
     @field_validator("s3_endpoint_url", mode="before")
     @classmethod
@@ -142,12 +178,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:
+        keys = self._root_keys()
         if self.app_env == "production":
-            missing = [
-                name for name in ("api_key_pepper", "admin_api_key") if getattr(self, name) is None
-            ]
+            missing = [] if keys else ["SECRET_KEYS (or API_KEY_PEPPER)"]
+            if self.admin_api_key is None:
+                missing.append("ADMIN_API_KEY")
             if missing:
-                raise ValueError(f"production requires {', '.join(missing).upper()}")
+                raise ValueError(f"production requires {', '.join(missing)}")
+        if self.session_token_ttl_seconds <= 0 or self.session_token_ttl_seconds > 86_400:
+            raise ValueError("SESSION_TOKEN_TTL_SECONDS must be between 1 and 86400")
         if self.celery_task_time_limit >= self.celery_visibility_timeout:
             raise ValueError("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
         if self.celery_task_soft_time_limit >= self.celery_task_time_limit:

@@ -200,6 +200,18 @@ class Storage:
             )
         return url
 
+    def presign_post(self, key: str, expires: int, max_bytes: int) -> dict[str, Any]:
+        """A presigned POST (browser form upload) that S3 itself refuses when the file is
+        larger than ``max_bytes`` (a ``content-length-range`` policy condition).
+        ``{"url", "fields"}``: POST multipart/form-data with the fields, then ``file``."""
+        post: dict[str, Any] = self.client.generate_presigned_post(
+            self.bucket,
+            key,
+            Conditions=[["content-length-range", 0, max(0, int(max_bytes))]],
+            ExpiresIn=expires,
+        )
+        return post
+
     def presign_get(self, key: str, expires: int, filename: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename:

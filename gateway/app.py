@@ -7,7 +7,9 @@ from fastapi import FastAPI
 from core.logging import configure_logging
 from core.telemetry import setup_gateway_telemetry
 from gateway import dashboard
+from gateway.bodylimit import install_body_limit
 from gateway.errors import install_error_handlers
+from gateway.hygiene import InputHygieneMiddleware
 from gateway.metrics import router as metrics_router
 from gateway.operation_ids import operation_id
 from gateway.ratelimit import install_rate_limits
@@ -42,6 +44,8 @@ def create_app() -> FastAPI:
     app.include_router(auth_session_router)
     app.include_router(usage_router)
     dashboard.install(app)
+    install_body_limit(app)  # inside the rate limiter: a flood of big bodies is throttled too
+    app.add_middleware(InputHygieneMiddleware)
     # Rate limits (gateway/ratelimit.py): checked before the routes run.
     install_rate_limits(app)
     app.include_router(metrics_router)  # /metrics, /v1/admin/queues

@@ -17,7 +17,7 @@ from core.storage import Storage, get_storage
 from core.telemetry import stage
 from gateway import session_tokens
 from tenants import service as tenants
-from tenants.exceptions import MissingApiKey
+from tenants.exceptions import InvalidApiKey, MissingApiKey
 from tenants.models import Plan
 from tenants.schemas import TENANT_SCOPES, Principal
 
@@ -101,11 +101,23 @@ async def get_principal(request: Request) -> Principal:
     return await run_in_threadpool(resolve_principal, request)
 
 
+#: Longer than any key or session token we issue; anything longer is not a credential.
+MAX_CREDENTIAL_LENGTH = 1024
+
+
 def _credential(request: Request) -> str:
     key = api_key_from(request) or session_tokens.token_from_query(request)
     if not key:
         raise MissingApiKey(
             "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # Keys and tokens are printable ASCII: anything else (non-ASCII bytes, control characters,
+    # a megabyte of text) is a malformed credential, 401 before any comparison or lookup.
+    if len(key) > MAX_CREDENTIAL_LENGTH or not all("!" <= ch <= "~" for ch in key):
+        raise InvalidApiKey(
+            "Malformed credential: API keys and session tokens are printable ASCII",
+            code="MALFORMED_CREDENTIAL",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return key

@@ -1,4 +1,9 @@
-"""One renderer for every error: ``{"error": {"code", "message", "details"}}``."""
+"""One renderer for every error: ``{"error": {"code", "message", "details"}}``.
+
+Whatever an error quotes from the request is made safe here, once: every string in the message
+and the details is cut to a bounded excerpt and anything that cannot be encoded as UTF-8 (a lone
+surrogate) is replaced by its ``\\uXXXX`` escape, so rendering an error never fails and an error
+is never larger than a few kilobytes whatever the input was."""
 
 from __future__ import annotations
 
@@ -14,6 +19,38 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
+
+
+#: Longest string an error quotes (longer ones end with "...").
+MAX_QUOTED_CHARS = 200
+#: Most items of a list or dict an error quotes.
+MAX_QUOTED_ITEMS = 20
+_MAX_DEPTH = 4
+
+
+def safe_excerpt(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in cut):
+        cut = "".join(f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in cut)
+    return cut.replace("\x00", "\\u0000")
+
+
+def safe_value(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe, bounded copy of what an error quotes."""
+    if isinstance(value, str):
+        return safe_excerpt(value)
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else safe_excerpt(str(value), 40)
+    if depth >= _MAX_DEPTH:
+        return "..."
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_QUOTED_ITEMS]
+        return {safe_excerpt(str(k), 64): safe_value(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [safe_value(v, depth + 1) for v in list(value)[:MAX_QUOTED_ITEMS]]
+    return safe_excerpt(str(value))
 
 
 class ErrorBody(BaseModel):
@@ -34,7 +71,13 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}},
+        {
+            "error": {
+                "code": safe_excerpt(code, 64),
+                "message": safe_excerpt(message, 2 * MAX_QUOTED_CHARS),
+                "details": safe_value(details or {}),
+            }
+        },
         status_code=status,
         headers=headers,
     )
@@ -65,10 +108,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "path": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "message": e.get("msg", ""),
+                "path": safe_excerpt(
+                    ".".join(str(p) for p in e.get("loc", ()) if p != "body"), 120
+                ),
+                "message": safe_excerpt(str(e.get("msg", ""))),
             }
-            for e in exc.errors()
+            for e in list(exc.errors())[:MAX_QUOTED_ITEMS]
         ]
         first = errors[0] if errors else {"path": "", "message": "invalid request"}
         return error_response(

@@ -83,9 +83,11 @@ _SCRAPE = (
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus exposition. Public on purpose like ``/healthz``: no tenant data, bounded
-    labels; restrict it at the network level (the scrape port is not the public one)."""
+async def metrics(_: AdminDep) -> Response:
+    """Prometheus exposition, for the operator key only (``Authorization: Bearer
+    <ADMIN_API_KEY>``; Prometheus sends it from a credentials file): per-route counts, queue
+    depths and active tasks say too much about every tenant to be public. Without the key:
+    401/403, throttled per address like every anonymous call."""
     body = await run_in_threadpool(render, _SCRAPE)
     return Response(body, media_type=CONTENT_TYPE)
 

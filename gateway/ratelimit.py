@@ -12,7 +12,11 @@ How a request is limited (see docs/rate-limits.md for the why):
   so ``/v1/tasks/{id}`` is one bucket whatever the id.
 - Over the limit: 429 ``RATE_LIMITED`` in the project's error shape, with ``Retry-After``.
   Every limited response carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (epoch s).
-- Storage down: 503 on guarded routes (fail closed) unless ``RATELIMIT_FAIL_OPEN=true``.
+- Storage down: 503 on guarded routes (fail closed) unless ``RATELIMIT_FAIL_OPEN=true``. Only
+  a storage connection error counts as "down" (``STORAGE_ERRORS``); any other exception is a
+  bug, raised as such rather than disguised as a limiter outage.
+- ``RATELIMIT_ENABLED=false`` turns limiting off (our typed setting decides, not slowapi's own
+  reading of the environment, which takes the string "false" for true).
 
 The middleware subclasses slowapi's ``SlowAPIASGIMiddleware`` but replaces its responder:
 slowapi 0.1.10 makes its synchronous Redis calls (the hit, then ``get_window_stats`` for the
@@ -66,11 +70,29 @@ SUBMIT_ENDPOINTS = frozenset(
         "gateway.routers.tasks.process_task",
     }
 )
-#: Never limited: probes and scrapes must answer when Redis is down; Stripe's webhook is
-#: signature-verified and arrives from a few shared addresses (throttling it delays credits).
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/billing/stripe/webhook"})
+#: Never limited: probes must answer when Redis is down; Stripe's webhook is signature-verified
+#: and arrives from a few shared addresses (throttling it delays credits). ``/metrics`` on the
+#: API port needs the operator key (which is not throttled); anonymous tries are limited.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/v1/billing/stripe/webhook"})
 
 _STORAGE_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 1, "socket_timeout": 2}
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    import limits.errors
+    import redis.exceptions
+
+    return (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        limits.errors.StorageError,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+#: What the limiter's storage raises when it cannot be reached: the only "outage".
+STORAGE_ERRORS = _storage_errors()
 
 
 @dataclass(frozen=True)
@@ -225,7 +247,9 @@ def _check(
                 )
             )
         return _Outcome(headers=_stats_headers(limiter, request, retry_after=False))
-    except Exception as exc:
+    except AppError as exc:
+        return _Outcome(error_response(exc.status_code, exc.code, exc.message, exc.details))
+    except STORAGE_ERRORS as exc:
         if fail_open:
             log.warning("ratelimit.storage_error policy=fail-open error=%s", type(exc).__name__)
             return _Outcome()
@@ -316,7 +340,7 @@ class RateLimitMiddleware(SlowAPIASGIMiddleware):
 
 def build_limiter() -> Limiter:
     s = get_settings()
-    return Limiter(
+    limiter = Limiter(
         key_func=rate_limit_key,
         default_limits=[_current_limit],
         headers_enabled=True,
@@ -327,6 +351,9 @@ def build_limiter() -> Limiter:
         key_style="endpoint",
         enabled=s.ratelimit_enabled,
     )
+    # slowapi re-reads RATELIMIT_ENABLED itself and takes any non-empty string as true.
+    limiter.enabled = s.ratelimit_enabled
+    return limiter
 
 
 def install_rate_limits(app: FastAPI) -> None:

@@ -5,20 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.inputs import BoundedStr, IdStr, RequestModel, text
+
+__all__ = ["BoundedStr", "IdStr", "RequestModel", "text"]
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-class TaskCreate(BaseModel):
+class TaskCreate(RequestModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -32,10 +26,10 @@ class TaskCreate(BaseModel):
         },
     )
 
-    tool_id: str = Field(
-        max_length=64, description="profile-my-data, clean-my-data or master-my-data."
+    tool_id: text(64) = Field(  # type: ignore[valid-type]
+        description="profile-my-data, clean-my-data or master-my-data."
     )
-    agents: list[str] | None = Field(
+    agents: list[IdStr] | None = Field(  # type: ignore[valid-type]
         None,
         max_length=50,
         description="Agents to run (default: all of the tool's agents, in its order). Unknown "
@@ -47,35 +41,43 @@ class TaskCreate(BaseModel):
         "against each agent's schema (GET /v1/tools/{tool_id}); a bad value is 422 "
         "INVALID_PARAMETERS with details.path like parameters.<agent>.<field>.",
     )
-    filenames: dict[str, str] | None = Field(
+    filenames: dict[text(64), text(255)] | None = Field(  # type: ignore[valid-type]
         None,
+        max_length=20,
         description="Optional file name per role, used for the presigned upload keys "
         "(sanitised: no directories, no control characters).",
     )
     on_bad_lines: Literal["error", "skip"] = Field(
         "error", description="'skip' drops structurally bad lines and lists them in the outputs."
     )
-    sheet: str | None = Field(
-        None, max_length=255, description="XLSX sheet to read (default: the first)."
+    sheet: text(255) | None = Field(  # type: ignore[valid-type]
+        None, description="XLSX sheet to read (default: the first)."
     )
-    callback_url: str | None = Field(
+    callback_url: text(2000) | None = Field(  # type: ignore[valid-type]
         None,
-        max_length=2000,
-        description="POSTed a signed JSON notification when the task ends (https; private and "
-        "loopback addresses are refused unless the platform allows them).",
+        description="POSTed a signed JSON notification when the task ends (https; no "
+        "credentials; every address the host resolves to must be globally routable, checked "
+        "again at send time; see docs/api.md, Callbacks).",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        # NUL cannot be stored in PostgreSQL text or JSONB; no legitimate value contains one.
-        if _has_nul(data):
-            raise ValueError("strings must not contain NUL characters")
-        return data
+
+class PresignedPost(BaseModel):
+    url: str = Field(description="POST multipart/form-data here: every field, then `file`.")
+    fields: dict[str, str] = Field(description="Form fields to send before the file.")
+    max_bytes: int = Field(
+        description="S3 itself refuses a larger file (400 EntityTooLarge): the plan's limit."
+    )
 
 
 class UploadSlot(BaseModel):
-    url: str = Field(description="Presigned S3 URL; PUT the file's bytes to it.")
+    url: str = Field(
+        description="Presigned S3 URL; PUT the file's bytes to it. S3 cannot cap a PUT's size: "
+        "a file over the plan's limit is refused (and deleted) at process. Prefer `post`."
+    )
+    post: PresignedPost | None = Field(
+        None,
+        description="A presigned POST that S3 caps at the plan's file size (recommended).",
+    )
     method: Literal["PUT"] = "PUT"
     headers: dict[str, str] = Field(default_factory=dict, description="Headers to send along.")
     expires_at: dt.datetime
@@ -168,4 +170,11 @@ class CallbackSecretOut(BaseModel):
     scheme: str = Field(
         "t=<unix seconds>,v1=hex(HMAC_SHA256(secret, '<t>.' + raw body))",
         description="How the signature header is built.",
+    )
+
+
+class CallbackSecretRotated(BaseModel):
+    secret: str = Field(description="The new secret; it signs every callback from now on.")
+    previous_valid_until: dt.datetime | None = Field(
+        description="Until then callbacks also carry a signature with the previous secret."
     )

@@ -2,7 +2,7 @@
 
 from billing.models import AgentPrice, LedgerEntry, StripeEvent, Wallet
 from core.db import Base
-from tenants.models import ApiKey, Plan, Tenant
+from tenants.models import ApiKey, CallbackSecret, Plan, Tenant
 from workers.models import AgentRun, IdempotencyRecord, Task, TaskFile, TaskOutput
 
 metadata = Base.metadata
@@ -11,6 +11,7 @@ __all__ = [
     "AgentPrice",
     "AgentRun",
     "ApiKey",
+    "CallbackSecret",
     "IdempotencyRecord",
     "LedgerEntry",
     "Plan",

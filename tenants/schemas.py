@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from core.inputs import IdStr, RequestModel, text
+
 ADMIN_SCOPE = "admin"
 TENANT_SCOPES = ("tasks", "billing", "usage")
 
@@ -38,14 +40,26 @@ class PlanOut(BaseModel):
     postpaid: bool
 
 
-class TenantCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    plan: str = Field("free", description="Plan id: free, pro or enterprise.")
+class TenantCreate(RequestModel):
+    name: text(200, 1)  # type: ignore[valid-type]
+    plan: IdStr = Field("free", description="Plan id: free, pro or enterprise.")  # type: ignore[valid-type]
 
 
-class TenantUpdate(BaseModel):
-    plan: str | None = Field(None, description="Move the tenant to another plan (applies at once).")
-    name: str | None = Field(None, min_length=1, max_length=200)
+class TenantUpdate(RequestModel):
+    plan: IdStr | None = Field(  # type: ignore[valid-type]
+        None, description="Move the tenant to another plan (applies at once)."
+    )
+    name: text(200, 1) | None = None  # type: ignore[valid-type]
+    disabled: bool | None = Field(
+        None,
+        description="true disables the tenant (its keys and session tokens stop working within "
+        "seconds); false enables it again.",
+    )
+    return_origins: list[text(200)] | None = Field(  # type: ignore[valid-type]
+        None,
+        max_length=20,
+        description="Origins (https://host[:port]) top-up success/cancel URLs may point at.",
+    )
 
 
 class TenantOut(BaseModel):
@@ -53,13 +67,19 @@ class TenantOut(BaseModel):
     name: str
     plan: str
     created_at: dt.datetime
+    disabled_at: dt.datetime | None = None
+    return_origins: list[str] = Field(default_factory=list)
 
 
-class ApiKeyCreate(BaseModel):
-    name: str = Field("default", max_length=200)
-    scopes: list[str] = Field(
+class ApiKeyCreate(RequestModel):
+    name: text(200) = "default"  # type: ignore[valid-type]
+    scopes: list[IdStr] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(TENANT_SCOPES),
+        max_length=10,
         description=f"Subset of {list(TENANT_SCOPES)}; tenants never get the admin scope.",
+    )
+    expires_at: dt.datetime | None = Field(
+        None, description="When the key stops working (ISO 8601; default: never)."
     )
 
 
@@ -68,3 +88,17 @@ class ApiKeyCreated(BaseModel):
     api_key: str = Field(description="The secret. Shown once; store it now.")
     prefix: str
     scopes: list[str]
+    expires_at: dt.datetime | None
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    prefix: str
+    name: str
+    scopes: list[str]
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = Field(
+        description="Last successful authentication (to within a minute)."
+    )
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -13,8 +14,11 @@ from core.settings import get_settings
 from tenants import security
 from tenants.exceptions import InvalidApiKey, InvalidScopes, TenantNotFound, UnknownPlan
 from tenants.models import ApiKey, Plan, Tenant
-from tenants.repository import get_owned
+from tenants.repository import get_owned, scoped
 from tenants.schemas import ADMIN_SCOPE, TENANT_SCOPES, Principal
+
+#: ``last_used_at`` is written at most this often per key (a conditional UPDATE).
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 DEFAULT_PLANS: tuple[dict[str, object], ...] = (
     {
@@ -88,7 +92,11 @@ def change_plan(session: Session, tenant_id: str, plan_id: str) -> Tenant:
 
 
 def issue_key(
-    session: Session, tenant_id: str, name: str = "default", scopes: list[str] | None = None
+    session: Session,
+    tenant_id: str,
+    name: str = "default",
+    scopes: list[str] | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> tuple[ApiKey, str]:
     get_tenant(session, tenant_id)
     chosen = list(scopes) if scopes is not None else list(TENANT_SCOPES)
@@ -100,12 +108,15 @@ def issue_key(
             details={"invalid": bad, "allowed": list(TENANT_SCOPES)},
         )
     secret, prefix = security.generate_key()
+    kid, hashed = security.hash_key_with(secret)
     key = ApiKey(
         tenant_id=tenant_id,
         name=name,
         prefix=prefix,
-        hashed_key=security.hash_key(secret),
+        hashed_key=hashed,
+        hash_kid=kid,
         scopes=sorted(set(chosen)),
+        expires_at=expires_at,
     )
     session.add(key)
     session.flush()
@@ -121,6 +132,47 @@ def revoke_key(session: Session, tenant_id: str, key_id: str) -> ApiKey:
     session.flush()
     invalidate_principals()
     return key
+
+
+def list_keys(session: Session, tenant_id: str) -> list[ApiKey]:
+    get_tenant(session, tenant_id)
+    return list(session.scalars(scoped(ApiKey, tenant_id).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def set_disabled(session: Session, tenant_id: str, disabled: bool) -> Tenant:
+    """Disable (every key and session token stops working within seconds) or enable."""
+    tenant = get_tenant(session, tenant_id)
+    if disabled and tenant.disabled_at is None:
+        tenant.disabled_at = utcnow()
+    elif not disabled:
+        tenant.disabled_at = None
+    session.flush()
+    invalidate_principals()
+    return tenant
+
+
+def touch_key(session: Session, key_id: str) -> None:
+    """Record a use: one conditional UPDATE that changes nothing if the key was marked used
+    within ``LAST_USED_RESOLUTION`` (so a busy key costs one write a minute, on any replica)."""
+    now = utcnow()
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def check_usable(key: ApiKey, tenant: Tenant) -> None:
+    """Revoked, expired and disabled-tenant keys are refused (401, each with its own message)."""
+    if key.revoked_at is not None:
+        raise InvalidApiKey("This API key was revoked")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise InvalidApiKey("This API key expired", code="API_KEY_EXPIRED")
+    if tenant.disabled_at is not None:
+        raise InvalidApiKey("This tenant is disabled", code="TENANT_DISABLED")
 
 
 # A short in-process cache of resolved principals: a key is resolved with one indexed lookup and
@@ -200,15 +252,25 @@ def authenticate(session: Session, raw_key: str) -> Principal:
     if row is None:
         raise InvalidApiKey("Invalid API key")
     key, tenant = row
-    if not security.matches(raw_key, key.hashed_key):
+    if not security.matches(raw_key, key.hashed_key, key.hash_kid):
         raise InvalidApiKey("Invalid API key")
-    if key.revoked_at is not None:
-        raise InvalidApiKey("This API key was revoked")
-    if tenant.disabled_at is not None:
-        raise InvalidApiKey("This tenant is disabled")
+    check_usable(key, tenant)
+    primary = security.hash_key_with(raw_key)
+    if key.hash_kid != primary[0]:
+        # Hashed with an older server key (a rotation is under way): re-hash with the primary,
+        # so the old key can be retired once every key in use has been seen.
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id, ApiKey.hashed_key == key.hashed_key)
+            .values(hash_kid=primary[0], hashed_key=primary[1])
+        )
+    touch_key(session, key.id)
     principal = Principal(
         tenant_id=tenant.id, key_id=key.id, plan_id=tenant.plan_id, scopes=frozenset(key.scopes)
     )
+    ttl = get_settings().principal_cache_seconds
+    if key.expires_at is not None:
+        ttl = min(ttl, (key.expires_at - utcnow()).total_seconds())
     with _cache_lock:
-        _cache[digest] = (now + get_settings().principal_cache_seconds, principal)
+        _cache[digest] = (now + ttl, principal)
     return principal

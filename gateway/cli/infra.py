@@ -499,6 +499,11 @@ def render_prometheus(tools: dict[str, Any]) -> str:
             {
                 "job_name": "gateway",
                 "metrics_path": "/metrics",
+                # /metrics on the API port is for the operator key only.
+                "authorization": {
+                    "type": "Bearer",
+                    "credentials_file": "/run/secrets/operator_key",
+                },
                 "static_configs": [{"targets": ["gateway:8000"]}],
             },
             {

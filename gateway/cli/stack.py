@@ -43,6 +43,38 @@ from transformers.registry import TOOLS
 from workers.commands import PYTHON_CELERY, worker_argv
 from workers.queues import MAINTENANCE_QUEUE
 
+#: Secrets the local stack generates on first start and keeps in ``var/secrets.env`` (0600).
+LOCAL_SECRETS = {
+    "SECRET_KEYS": lambda: f"l{secrets.randbelow(10**6)}:{secrets.token_urlsafe(32)}",
+    "ADMIN_API_KEY": lambda: "admin-" + secrets.token_urlsafe(24),
+    "FLOWER_BASIC_AUTH": lambda: "agensium:" + secrets.token_urlsafe(18),
+}
+
+
+def local_secrets(var: Path) -> dict[str, str]:
+    """The stack's secrets: read from ``var/secrets.env``, or generated at random and written
+    there (mode 0600, created exclusively) on first start, so keys and hashes made by one run
+    stay valid in the next. Nothing secret has a default in the source."""
+    path = var / "secrets.env"
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() in LOCAL_SECRETS:
+                values[name.strip()] = value.strip()
+    missing = {k: make() for k, make in LOCAL_SECRETS.items() if not values.get(k)}
+    if missing:
+        values.update(missing)
+        var.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in values.items()))
+        tmp.replace(path)
+    path.chmod(0o600)
+    return values
+
 
 @dataclass
 class StackConfig:
@@ -108,7 +140,17 @@ class LocalStack:
         try:
             redis_url = self._redis()
             s3_url = self._s3()
-            admin_key = self.environ.get("ADMIN_API_KEY") or "admin-" + secrets.token_urlsafe(24)
+            kept = local_secrets(cfg.var)
+            admin_key = self.environ.get("ADMIN_API_KEY") or kept["ADMIN_API_KEY"]
+            secret_keys = (
+                self.environ.get("SECRET_KEYS")
+                or (
+                    f"k0:{self.environ['API_KEY_PEPPER']}"
+                    if self.environ.get("API_KEY_PEPPER")
+                    else ""
+                )
+                or kept["SECRET_KEYS"]
+            )
             database_url = (
                 self.environ.get("DATABASE_URL") or f"sqlite:///{cfg.var / 'agensium.db'}"
             )
@@ -118,9 +160,13 @@ class LocalStack:
                 "S3_ENDPOINT_URL": s3_url,
                 "S3_BUCKET": self.environ.get("S3_BUCKET", "agensium-local"),
                 "ADMIN_API_KEY": admin_key,
+                "SECRET_KEYS": secret_keys,
+                "FLOWER_BASIC_AUTH": self.environ.get("FLOWER_BASIC_AUTH")
+                or kept["FLOWER_BASIC_AUTH"],
                 "GATEWAY_HOST": "127.0.0.1",
                 "GATEWAY_PORT": str(cfg.gateway_port),
-                "CALLBACK_ALLOW_PRIVATE": "true",
+                # Callbacks reach only public https targets, plus the listeners named here.
+                "CALLBACK_ALLOW_HOSTS": self.environ.get("CALLBACK_ALLOW_HOSTS", ""),
                 "PYTHONPATH": str(ROOT),
                 **cfg.extra_env,
             }
@@ -268,7 +314,11 @@ class LocalStack:
             cwd=ROOT,
         ).start(self._register)
         proc.wait_until(lambda: port_open(self.config.flower_port), 60)
-        self._say(f"flower    http://127.0.0.1:{self.config.flower_port}")
+        user = self.env["FLOWER_BASIC_AUTH"].split(":", 1)[0]
+        self._say(
+            f"flower    http://127.0.0.1:{self.config.flower_port} (user {user!r}; password in"
+            f" {self.config.var / 'secrets.env'})"
+        )
 
     def _write_state(self) -> None:
         state = {

@@ -56,7 +56,7 @@ def create_session(request: Request, principal: PrincipalDep) -> SessionOut:
     return SessionOut(
         token=issued.token,
         expires_at=dt.datetime.fromtimestamp(issued.expires_at, dt.UTC),
-        expires_in=session_tokens.TTL_SECONDS,
+        expires_in=issued.expires_in,
         tenant_id=principal.tenant_id,
         tenant_name=name,
         is_admin=principal.is_admin,

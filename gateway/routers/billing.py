@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import stripe
 from fastapi import APIRouter, Query
@@ -15,10 +16,14 @@ from billing.exceptions import CheckoutUnavailable, StripeUnavailable
 from billing.meters import ensure_customer
 from billing.models import LedgerEntry
 from billing.stripe_client import CreditPackage, get_package, is_real_stripe, stripe_client
+from core.db import session_scope
+from core.errors import ValidationFailedError
+from core.inputs import IdStr, RequestModel, text
 from core.pagination import keyset_page
 from core.settings import get_settings
 from gateway.deps import CursorQ, Scope, SessionDep, TenantDep
 from gateway.errors import responses
+from tenants.models import Tenant
 from tenants.repository import scoped
 from tenants.schemas import Principal
 from transformers.registry import get_tool, resolve_request
@@ -31,12 +36,12 @@ router = APIRouter(
 )
 
 
-class EstimateIn(BaseModel):
+class EstimateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    tool_id: str
-    agents: list[str] | None = None
-    roles: list[str] | None = Field(
-        None, description="File roles you will upload (default: the required ones)."
+    tool_id: text(64)  # type: ignore[valid-type]
+    agents: list[IdStr] | None = Field(None, max_length=50)  # type: ignore[valid-type]
+    roles: list[text(64)] | None = Field(  # type: ignore[valid-type]
+        None, max_length=20, description="File roles you will upload (default: the required ones)."
     )
 
 
@@ -122,21 +127,27 @@ def ledger(
     )
 
 
-class TopUpIn(BaseModel):
+class TopUpIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    package_id: str = Field(description="A credit package id (CREDIT_PACKAGES).")
+    package_id: text(64) = Field(  # type: ignore[valid-type]
+        description="A credit package id (CREDIT_PACKAGES)."
+    )
     mode: Literal["checkout", "payment_intent"] = Field(
         "checkout",
         description="`checkout`: a hosted Stripe Checkout page; `payment_intent`: a client "
         "secret for Stripe.js or mobile SDKs.",
     )
-    payment_method: str | None = Field(
+    payment_method: text(255) | None = Field(  # type: ignore[valid-type]
         None,
         description="payment_intent mode only: a PaymentMethod id to confirm with at once "
         "(server-to-server top-ups).",
     )
-    success_url: str | None = Field(None, description="checkout mode: where Stripe returns.")
-    cancel_url: str | None = Field(None, description="checkout mode: where a cancel returns.")
+    success_url: text(2000) | None = Field(  # type: ignore[valid-type]
+        None, description="checkout mode: where Stripe returns (on one of your return origins)."
+    )
+    cancel_url: text(2000) | None = Field(  # type: ignore[valid-type]
+        None, description="checkout mode: where a cancel returns (on one of your return origins)."
+    )
 
 
 class TopUpOut(BaseModel):
@@ -237,9 +248,43 @@ async def top_up(body: TopUpIn, principal: TenantDep) -> TopUpOut:
     `mode: payment_intent` answers a PaymentIntent client secret (confirm it with Stripe.js, or
     pass `payment_method` to confirm at once). The tenant's Stripe Customer is created on first
     use. Credits are added when Stripe's webhook reports the payment (`POST
-    /v1/billing/stripe/webhook`), never by this call. 422 `UNKNOWN_PACKAGE`; 503
+    /v1/billing/stripe/webhook`), never by this call. 422 `UNKNOWN_PACKAGE`,
+    `RETURN_URL_NOT_ALLOWED` (a `success_url`/`cancel_url` off the tenant's return origins); 503
     `CHECKOUT_UNAVAILABLE` when the configured Stripe API has no Checkout (a test fake),
     `STRIPE_UNAVAILABLE` / `CARD_DECLINED` when Stripe refused, `STRIPE_NOT_CONFIGURED`.
     """
     pkg = get_package(body.package_id)
+    await run_in_threadpool(_check_return_urls, body, principal)
     return await run_in_threadpool(_start_top_up, body, principal, pkg)
+
+
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+
+
+def _check_return_urls(body: TopUpIn, principal: Principal) -> None:
+    """success_url / cancel_url only on the tenant's return origins (set by an operator) or
+    the platform's own PUBLIC_BASE_URL: never an open redirect through Stripe."""
+    urls = {"success_url": body.success_url, "cancel_url": body.cancel_url}
+    if not any(urls.values()):
+        return
+    with session_scope() as session:
+        tenant = session.get(Tenant, principal.tenant_id)
+        allowed = set(tenant.return_origins or []) if tenant is not None else set()
+    base = get_settings().public_base_url
+    if base and _origin_of(base):
+        allowed.add(str(_origin_of(base)))
+    for field_name, url in urls.items():
+        if url is not None and _origin_of(url) not in allowed:
+            raise ValidationFailedError(
+                f"{field_name} must be on one of the tenant's return origins",
+                code="RETURN_URL_NOT_ALLOWED",
+                details={"field": field_name, "allowed_origins": sorted(allowed)},
+            )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from billing import webhooks
 from billing.exceptions import EventNotProcessed
+from core.errors import NotFoundError
+from core.settings import get_settings
 from gateway.errors import responses
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
 
@@ -32,7 +38,7 @@ def _store_and_process(event: dict[str, object]) -> webhooks.Outcome:
     return webhooks.process(str(event["id"]))
 
 
-@router.post("/stripe/webhook", response_model=WebhookAck, responses=responses(400, 503))
+@router.post("/stripe/webhook", response_model=WebhookAck, responses=responses(400, 404, 413, 503))
 async def stripe_webhook(request: Request) -> WebhookAck:
     """Receive a Stripe event.
 
@@ -42,9 +48,16 @@ async def stripe_webhook(request: Request) -> WebhookAck:
     most once: `checkout.session.completed` and `payment_intent.succeeded` credit the top-up
     (once per payment), `charge.refunded` takes the refunded credits back (a negative balance is
     a debt that blocks new tasks), `charge.dispute.created` records a chargeback. Other types
-    are stored and acknowledged. 2xx means the event is durably stored and applied; a 503
-    (`EVENT_NOT_STORED`, `EVENT_NOT_PROCESSED`) asks Stripe to deliver it again.
+    are stored and acknowledged. Bodies over ``MAX_REQUEST_BODY_BYTES`` are 413 unread. Without
+    ``STRIPE_WEBHOOK_SECRET`` the endpoint answers 404 (nothing about the configuration leaks to
+    anonymous callers; the gateway logs a warning). 2xx means the event is durably stored and
+    applied; a 503 (`EVENT_NOT_STORED`, `EVENT_NOT_PROCESSED`) asks Stripe to deliver it again.
     """
+    if get_settings().stripe_webhook_secret is None:
+        # Without a webhook secret this deployment takes no Stripe events: answer as if the
+        # route did not exist, rather than telling anonymous callers how billing is configured.
+        log.warning("stripe.webhook_not_configured: STRIPE_WEBHOOK_SECRET is not set")
+        raise NotFoundError("Not Found")
     payload = await request.body()
     event = webhooks.verify(payload, request.headers.get("stripe-signature"))
     outcome = await run_in_threadpool(_store_and_process, event)

@@ -34,8 +34,10 @@ from gateway.idempotency import idempotent
 from gateway.presenters import task_out
 from gateway.schemas import (
     CallbackSecretOut,
+    CallbackSecretRotated,
     FileUploaded,
     OutputOut,
+    PresignedPost,
     ProcessAccepted,
     TaskCreate,
     TaskCreated,
@@ -48,7 +50,7 @@ from tenants.models import Plan
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
 from workers import faults, lifecycle, service
-from workers.callbacks import tenant_webhook_secret, validate_callback_url
+from workers.callbacks import rotate_secret, signing_secrets, validate_callback_url
 from workers.cleanup import discard_task
 from workers.models import FINAL_STATUSES, Task, TaskStatus
 
@@ -76,7 +78,7 @@ IdempotencyKey = Annotated[
 
 
 def _upload_slots(
-    task: Task, storage: Storage, filenames: dict[str, str] | None
+    task: Task, storage: Storage, filenames: dict[str, str] | None, max_bytes: int
 ) -> dict[str, UploadSlot]:
     tool = get_tool(task.tool_id)
     expires = get_settings().s3_presign_expiry_seconds
@@ -85,7 +87,12 @@ def _upload_slots(
     for role in tool.file_roles:
         name = uploads.clean_filename((filenames or {}).get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
-        slots[role.name] = UploadSlot(url=storage.presign_put(key, expires), expires_at=at)
+        post = storage.presign_post(key, expires, max_bytes)
+        slots[role.name] = UploadSlot(
+            url=storage.presign_put(key, expires),
+            post=PresignedPost(url=post["url"], fields=post["fields"], max_bytes=max_bytes),
+            expires_at=at,
+        )
     return slots
 
 
@@ -122,7 +129,12 @@ def _create(
         status=task.status,
         tool_id=task.tool_id,
         agents=list(task.agents),
-        uploads=_upload_slots(task, storage, body.filenames),
+        uploads=_upload_slots(
+            task,
+            storage,
+            body.filenames,
+            int(tenants.plan_of(principal.tenant_id, principal.plan_id).max_file_bytes),
+        ),
     )
 
 
@@ -780,10 +792,27 @@ def list_tasks(
 
 
 @callbacks_router.get("/secret", response_model=CallbackSecretOut, summary="Callback secret")
-def callback_secret(principal: TenantDep) -> CallbackSecretOut:
-    """Your webhook secret: verify each callback by recomputing
+def callback_secret(principal: TenantDep, session: SessionDep) -> CallbackSecretOut:
+    """Your webhook secret (random, made on first read): verify each callback by recomputing
     ``hex(HMAC_SHA256(secret, "<t>." + raw body))`` from the ``X-Agensium-Signature:
-    t=<unix seconds>,v1=<hex>`` header, compare in constant time, and reject a ``t`` more than
-    five minutes old (replays)."""
+    t=<unix seconds>,v1=<hex>[,v1=<hex>]`` header, accept it when any ``v1`` matches (compare
+    in constant time), and reject a ``t`` more than five minutes old (replays)."""
     assert principal.tenant_id is not None
-    return CallbackSecretOut(secret=tenant_webhook_secret(principal.tenant_id))
+    return CallbackSecretOut(secret=signing_secrets(session, principal.tenant_id)[0])
+
+
+@callbacks_router.post(
+    "/secret/rotate",
+    response_model=CallbackSecretRotated,
+    summary="Rotate the callback secret",
+    responses=responses(401, 403, 429),
+)
+def rotate_callback_secret(principal: TenantDep, session: SessionDep) -> CallbackSecretRotated:
+    """A new random secret signs every callback from now on. The previous one keeps signing
+    too (a second ``v1`` in the header) until ``previous_valid_until``, so you can deploy the
+    new secret to your receiver without losing a callback."""
+    assert principal.tenant_id is not None
+    rotation = rotate_secret(session, principal.tenant_id)
+    return CallbackSecretRotated(
+        secret=rotation.secret, previous_valid_until=rotation.previous_valid_until
+    )

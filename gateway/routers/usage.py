@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from core.db import utcnow
 from core.errors import ValidationFailedError
+from core.inputs import check_datetime
 from core.settings import get_settings
 from gateway.deps import AdminDep, SessionDep, require_scope
 from gateway.errors import responses
@@ -79,15 +80,22 @@ def _parse(name: str, raw: str, end_of_day: bool) -> dt.datetime:
         if len(raw) == 10:
             day = dt.date.fromisoformat(raw)
             value = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-            return value + dt.timedelta(days=1) if end_of_day else value
-        value = dt.datetime.fromisoformat(raw)
+            if end_of_day and day < dt.date.max:
+                value += dt.timedelta(days=1)
+        else:
+            value = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise ValidationFailedError(
             f"`{name}` is not an ISO 8601 date or datetime",
             code="INVALID_WINDOW",
             details={name: raw},
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    try:
+        return check_datetime(name, value)
+    except ValidationFailedError as exc:
+        raise ValidationFailedError(
+            exc.message, code="INVALID_WINDOW", details=exc.details
+        ) from None
 
 
 def window(raw_from: str | None, raw_to: str | None) -> tuple[dt.datetime, dt.datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -14,6 +15,10 @@ import pytest
 
 from tests.conftest import TenantClient
 from tests.platform import wait
+
+
+def _operator() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}
 
 
 def make_plan(**limits: int) -> str:
@@ -246,7 +251,7 @@ def test_readyz_reports_the_policy_in_force(gateway_url: str, admin: httpx.Clien
 
 
 def _rejections(gateway_url: str) -> float:
-    text = httpx.get(f"{gateway_url}/metrics").text
+    text = httpx.get(f"{gateway_url}/metrics", headers=_operator()).text
     for line in text.splitlines():
         if line.startswith('agensium_rate_limited_total{limit="rate"}'):
             return float(line.split()[-1])

@@ -24,11 +24,12 @@ SCOPE_BY_PREFIX = {
 }
 #: Routes any authenticated key may call (they describe the caller or the catalogue).
 ANY_KEY = {"/v1/me", "/v1/tools", "/v1/tools/{tool_id}", "/v1/auth/session"}
+#: Operator routes outside /v1/admin (Prometheus scrapes with the operator key).
+OPERATOR = {"/metrics"}
 #: Routes with no API key on purpose.
 PUBLIC = {
     "/healthz",
     "/readyz",
-    "/metrics",
     "/v1/billing/stripe/webhook",
     "/dashboard",
     "/dashboard/ops",
@@ -68,7 +69,7 @@ def test_every_route_is_classified_and_tenant_routes_declare_their_scope() -> No
         where = f"{method} {path}"
         if path in PUBLIC:
             assert get_principal not in calls, f"{where} is listed public but authenticates"
-        elif path.startswith("/v1/admin/"):
+        elif path.startswith("/v1/admin/") or path in OPERATOR:
             assert require_admin in calls, f"{where} does not require the operator key"
             assert not declared, where
         elif path in ANY_KEY:
@@ -160,7 +161,7 @@ def test_a_key_with_every_scope_cannot_reach_operator_routes(
     key = _key(admin, r.json()["tenant_id"], ["tasks", "billing", "usage"])
     with httpx.Client(base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}) as c:
         for method, path, _ in _routes():
-            if path.startswith("/v1/admin/"):
+            if path.startswith("/v1/admin/") or path in OPERATOR:
                 resp = _call(c, method, path)
                 assert resp.status_code == 403, f"{method} {path} -> {resp.status_code}"
 

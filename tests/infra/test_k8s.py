@@ -145,7 +145,7 @@ def test_time_limits_in_config_pass_the_settings_validation() -> None:
     s = Settings(
         **{k.lower(): v for k, v in config.items() if k.lower() in Settings.model_fields},
         admin_api_key="x",
-        api_key_pepper="y",
+        api_key_pepper="y" * 32,  # root secrets need 16+ characters
     )
     assert s.celery_task_time_limit < s.celery_visibility_timeout
     assert s.app_env == "production"

@@ -3,6 +3,7 @@ broker, request counts by route template, and the workers' task, agent and credi
 
 from __future__ import annotations
 
+import os
 import re
 
 import httpx
@@ -11,6 +12,11 @@ import pytest
 from core.services import free_port
 from tests.conftest import start_worker, submit, wait_for_task
 from tests.platform import ROOT, wait
+
+
+def _operator() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}
+
 
 SAMPLE = (ROOT / "core" / "samples" / "customers.csv").read_bytes()
 QUEUE = "clean-my-data"
@@ -29,7 +35,7 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
 
 
 def _depth(gateway_url: str) -> float | None:
-    text = httpx.get(f"{gateway_url}/metrics", timeout=10).text
+    text = httpx.get(f"{gateway_url}/metrics", headers=_operator(), timeout=10).text
     return _sample(text, "agensium_queue_depth", queue=QUEUE)
 
 
@@ -100,7 +106,7 @@ def test_requests_are_counted_by_route_template_and_status(gateway_url, make_ten
     for _ in range(3):
         assert tc.client.get("/v1/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
     assert httpx.get(f"{gateway_url}/v1/tasks").status_code == 401
-    text = httpx.get(f"{gateway_url}/metrics", timeout=10).text
+    text = httpx.get(f"{gateway_url}/metrics", headers=_operator(), timeout=10).text
     route = "/v1/tasks/{task_id}"
     assert (_sample(text, "agensium_http_requests_total", route=route, status="404") or 0) >= 3
     assert _sample(text, "agensium_http_requests_total", route="/v1/tasks", status="401")
