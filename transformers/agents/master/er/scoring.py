@@ -350,8 +350,8 @@ def implied_fields(
     random_levels: np.ndarray, n_levels: list[int], min_pairs: int = 20
 ) -> list[tuple[int, int, float]]:
     """``(a, b, p)``: field b's exact agreement is (mostly) implied by field a's among random
-    pairs that are strangers (they disagree on another field that random pairs rarely agree
-    on),
+    pairs that are strangers: they agree on at most one other field, and disagree on one
+    that random pairs rarely agree on,
     ``p = P(b exact | a exact) >= 0.5`` (a postcode implies its city).
 
     Fellegi-Sunter assumes fields independent; counting city agreement on top of postcode
@@ -361,9 +361,12 @@ def implied_fields(
         return out
     top = [random_levels[:, k] == nl - 1 for k, nl in enumerate(n_levels)]
     share = [float(t.mean()) for t in top]
-    # A field on which random pairs rarely agree at all tells strangers apart: a pair that
-    # disagrees on one is no duplicate. Duplicates agree on everything, and counting them would
-    # read "both identify the entity" as "one implies the other".
+    # Duplicates agree on (nearly) everything; counting them would read "both identify the
+    # entity" as "one implies the other". So a stranger agrees on at most one other field (a
+    # duplicate with typos still agrees partly on most), and disagrees on a field random pairs
+    # rarely agree on at all (with three fields, "at most one other" alone lets duplicates in).
+    agree = [random_levels[:, k] >= 1 for k in range(len(n_levels))]
+    n_agree = np.sum(agree, axis=0)
     disagree = [random_levels[:, k] == 0 for k in range(len(n_levels))]
     telling = [
         float((random_levels[:, k] >= 1).mean()) <= STRANGER_AGREE_SHARE
@@ -377,7 +380,7 @@ def implied_fields(
             if not others:
                 continue  # no field left to tell a stranger from a duplicate: claim nothing
             stranger = np.any([disagree[k] for k in others], axis=0)
-            base = top[a] & stranger
+            base = top[a] & stranger & (n_agree - agree[a] - agree[b] <= 1)
             n_a = int(base.sum())
             if n_a < min_pairs:
                 continue
