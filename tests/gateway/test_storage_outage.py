@@ -175,11 +175,19 @@ def test_a_task_in_flight_during_an_s3_outage_completes_after_it(outage: Outage,
     agents = ["unified-profiler", "score-risk", "readiness-rater"]
     r = client.post("/v1/tasks", json={"tool_id": "profile-my-data", "agents": agents})
     task_id = r.json()["task_id"]
-    client.put(
-        f"/v1/tasks/{task_id}/files/primary",
-        params={"filename": "c.csv"},
-        content=SAMPLE.read_bytes(),
-    ).raise_for_status()
+
+    def uploaded() -> bool:
+        # S3 was killed and restarted by the test before: a client retries a 503 after
+        # Retry-After until the store takes writes again.
+        r = client.put(
+            f"/v1/tasks/{task_id}/files/primary",
+            params={"filename": "c.csv"},
+            content=SAMPLE.read_bytes(),
+        )
+        assert r.status_code in (200, 503), r.text
+        return r.status_code == 200
+
+    wait(uploaded, 90, 1.0, "S3 to take the upload again")
     assert client.post(f"/v1/tasks/{task_id}/process").status_code == 202
     wait(
         lambda: task_of(client, task_id)["current_agent"] == "score-risk",

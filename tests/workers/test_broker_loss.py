@@ -118,7 +118,10 @@ def test_redis_wiped_while_tasks_are_queued_and_processing_every_task_completes(
     assert wallet.balance == 1_000 - sum(PRICES.values()) - 18
     log = pool.log_path.read_text()
     assert f"task.interrupted task_id={running} requeued" in log
-    assert "INTERNAL_ERROR" not in log
+    # Only this test's tasks: the sweeper reads the session's database, so it may also re-send
+    # tasks other tests left QUEUED to this pool.
+    mine = [line for line in log.splitlines() if running in line or queued in line]
+    assert not [line for line in mine if "INTERNAL_ERROR" in line]
     assert f"sweeper.resent task_id={queued}" in sweeper.log_path.read_text()
 
 
