@@ -31,8 +31,10 @@ from gateway import idempotency, uploads
 from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
-from gateway.presenters import task_out
-from gateway.schemas import (
+from tasks import lifecycle, repository, service
+from tasks.models import FINAL_STATUSES, Task, TaskStatus
+from tasks.presenters import task_out
+from tasks.schemas import (
     CallbackSecretOut,
     CallbackSecretRotated,
     FileUploaded,
@@ -49,10 +51,9 @@ from tenants import service as tenants
 from tenants.models import Plan
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
-from workers import faults, lifecycle, service
+from workers import faults
 from workers.callbacks import rotate_secret, signing_secrets, validate_callback_url
 from workers.cleanup import discard_task
-from workers.models import FINAL_STATUSES, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +353,7 @@ def _check_slot(
     task is CREATED; answers the S3 key and the role. Checked before the body is read."""
     assert principal.tenant_id is not None
     with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id)
+        task = repository.get_task(session, principal.tenant_id, task_id)
         _, key = service.file_slot(task, role, filename)
         spec = get_tool(task.tool_id).role(role)
     assert spec is not None
@@ -382,7 +383,7 @@ async def _receive(
     def record() -> None:
         assert principal.tenant_id is not None
         with session_scope() as session:
-            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+            task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
             service.file_slot(task, role, name)  # still CREATED?
             previous = task.file(role)
             if previous is not None and previous.key != key:
@@ -408,7 +409,7 @@ def _delete_if_unrecorded(
     assert principal.tenant_id is not None
     with session_scope() as session:
         try:
-            task = service.get_task(session, principal.tenant_id, task_id)
+            task = repository.get_task(session, principal.tenant_id, task_id)
         except AppError:
             task = None
         recorded = task is not None and any(f.key == key for f in task.files)
@@ -493,7 +494,7 @@ def _process_sync(principal: Principal, task_id: str, storage: Storage) -> Proce
         # The row lock serialises concurrent calls on one task: the first queues it, the
         # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
         with stage("gateway.lock"):
-            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+            task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
         with stage("gateway.lifecycle"):
             lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
         with stage("gateway.storage"):
@@ -597,7 +598,7 @@ async def process_task(
 def get_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut:
     """Status, progress 0-100, the current agent, per-agent status, credits and errors."""
     assert principal.tenant_id is not None
-    return task_out(service.get_task(session, principal.tenant_id, task_id))
+    return task_out(repository.get_task(session, principal.tenant_id, task_id))
 
 
 @router.get(
@@ -637,14 +638,14 @@ async def task_events(task_id: str, principal: TenantDep, request: Request) -> R
     def snapshot() -> dict[str, Any] | None:
         with session_scope() as session:
             try:
-                task = service.get_task(session, tenant_id, task_id)
+                task = repository.get_task(session, tenant_id, task_id)
             except AppError:
                 return None  # deleted while watched
             return task_out(task).model_dump(mode="json")
 
     first = await run_in_threadpool(snapshot)
     if first is None:
-        service.raise_not_found(task_id)
+        repository.raise_not_found(task_id)
     final = {s.value for s in FINAL_STATUSES}
 
     async def stream() -> AsyncIterator[dict[str, str]]:
@@ -692,7 +693,7 @@ def get_report(
     """The task's report once it has ended with one; 409 ``REPORT_NOT_READY`` (with
     ``details.status``) before that, and for a task that failed before producing one."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id)
+    task = repository.get_task(session, principal.tenant_id, task_id)
     if not task.report_key:
         raise ConflictError(
             f"The task is {task.status}; its report is not available",
@@ -715,7 +716,7 @@ def get_outputs(
     hour by default); each URL is signed for that one object, so it cannot fetch another. Empty
     until the task has ended."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id)
+    task = repository.get_task(session, principal.tenant_id, task_id)
     expires = get_settings().s3_presign_expiry_seconds
     at = utcnow() + dt.timedelta(seconds=expires)
     return [
@@ -741,7 +742,7 @@ def cancel_task(task_id: str, principal: TenantDep, session: SessionDep) -> Task
     stops after its current agent (the answer still says ``PROCESSING``; watch it end).
     Agents that finished stay charged, the rest is released. 409 for a task that has ended."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
     service.cancel_task(session, task)
     return task_out(task)
 
@@ -759,7 +760,7 @@ def delete_task(
     """Delete a task with all its files (inputs, outputs, checkpoints); 409 ``INVALID_STATE``
     while it is QUEUED or PROCESSING (cancel it first)."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
     service.delete_task(session, task, storage)
     return Response(status_code=204)
 
@@ -780,7 +781,7 @@ def list_tasks(
     assert principal.tenant_id is not None
     if tool_id is not None:
         get_tool(tool_id)
-    page = service.list_tasks(
+    page = repository.list_tasks(
         session,
         principal.tenant_id,
         status=status.value if status else None,

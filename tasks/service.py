@@ -4,24 +4,21 @@ delete. Used by the gateway; services flush, the request boundary commits."""
 from __future__ import annotations
 
 import hashlib
-import uuid
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import service as billing
 from core.db import utcnow
-from core.pagination import Page, keyset_page
 from core.storage import Storage, input_key, task_prefix
+from tasks import lifecycle, repository
+from tasks.exceptions import MissingFile, QuotaExceeded, UnknownRole
+from tasks.models import AgentRun, Task, TaskFile, TaskStatus
 from tenants.models import Plan
-from tenants.repository import owned_by, scoped
 from transformers.registry import get_tool, resolve_request
-from workers import lifecycle
 from workers.enqueue import enqueue_processing
-from workers.exceptions import MissingFile, QuotaExceeded, TaskNotFound, UnknownRole
-from workers.models import ACTIVE_STATUSES, AgentRun, Task, TaskFile, TaskStatus
 
 
 def create_task(
@@ -52,47 +49,6 @@ def create_task(
         )
     session.flush()
     return task
-
-
-def get_task(session: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> Task:
-    """Another tenant's task answers 404, exactly like a task that does not exist."""
-    if not _is_task_id(task_id):
-        raise_not_found(task_id)
-    stmt = scoped(Task, tenant_id).where(Task.id == task_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    task = session.scalars(stmt).first()
-    if task is None:
-        raise_not_found(task_id)
-    return task
-
-
-def raise_not_found(task_id: str) -> NoReturn:
-    raise TaskNotFound("Task not found", details={"task_id": task_id[:64]})
-
-
-def _is_task_id(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
-
-
-def list_tasks(
-    session: Session,
-    tenant_id: str,
-    *,
-    status: str | None,
-    tool_id: str | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[Task]:
-    stmt = scoped(Task, tenant_id)
-    if status:
-        stmt = stmt.where(Task.status == status)
-    if tool_id:
-        stmt = stmt.where(Task.tool_id == tool_id)
-    return keyset_page(session, stmt, Task, cursor, limit)
 
 
 def file_slot(task: Task, role: str, filename: str) -> tuple[str, str]:
@@ -164,17 +120,7 @@ def verify_files(task: Task, storage: Storage, *, listing: dict[str, int] | None
 
 def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
     """Runs while the tenant's wallet row is locked, so concurrent calls count one by one."""
-    active = [s.value for s in ACTIVE_STATUSES]
-    # Both counts in one statement: the tenant's active tasks, and those of this tool.
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Task.tool_id == task.tool_id, 1), else_=0)), 0),
-        )
-        .select_from(Task)
-        .where(owned_by(Task, task.tenant_id), Task.status.in_(active))
-    ).one()
-    total, per_tool = int(row[0] or 0), int(row[1] or 0)
+    total, per_tool = repository.count_active(session, task.tenant_id, task.tool_id)
     if total >= plan.max_concurrent_tasks:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks} tasks may be queued or processing at once",
