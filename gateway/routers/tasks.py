@@ -25,13 +25,12 @@ from core.errors import (
     ValidationFailedError,
 )
 from core.settings import get_settings
-from core.storage import ObjectInfo, Storage, input_key, task_prefix
-from core.telemetry import stage
+from core.storage import Storage, input_key
 from gateway import idempotency, uploads
 from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
-from tasks import lifecycle, repository, service
+from tasks import files, repository, service
 from tasks.models import FINAL_STATUSES, Task, TaskStatus
 from tasks.presenters import task_out
 from tasks.schemas import (
@@ -86,7 +85,7 @@ def _upload_slots(
     at = utcnow() + dt.timedelta(seconds=expires)
     slots = {}
     for role in tool.file_roles:
-        name = uploads.clean_filename((filenames or {}).get(role.name), role.name)
+        name = files.clean_filename((filenames or {}).get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
         post = storage.presign_post(key, expires, max_bytes)
         slots[role.name] = UploadSlot(
@@ -272,16 +271,16 @@ async def _one_shot(
         body = _parse(TaskCreate, raw)
         do_process = str(form.get("process", "false")).lower() in ("1", "true", "yes")
         tool = get_tool(body.tool_id)
-        files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
-        files.pop("spec", None)
-        unknown = [k for k in files if tool.role(k) is None]
+        parts = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
+        parts.pop("spec", None)
+        unknown = [k for k in parts if tool.role(k) is None]
         if unknown:
             raise ValidationFailedError(
                 f"Tool '{tool.tool_id}' has no file role {unknown[0]!r}",
                 code="UNKNOWN_ROLE",
                 details={"role": unknown[0][:64], "roles": [r.name for r in tool.file_roles]},
             )
-        idem_body = {"spec": raw, "files": sorted(files), "process": do_process}
+        idem_body = {"spec": raw, "files": sorted(parts), "process": do_process}
 
         async def run() -> tuple[int, dict[str, Any]]:
             def create() -> TaskCreated:
@@ -293,7 +292,7 @@ async def _one_shot(
                 # If this gateway dies from here on, the key's next user removes the task.
                 await run_in_threadpool(idempotency.note_pending, created.task_id)
                 faults.checkpoint("one_shot_created")
-                for role_name, upload in files.items():
+                for role_name, upload in parts.items():
                     await _receive(
                         principal,
                         created.task_id,
@@ -370,11 +369,11 @@ async def _receive(
     plan: Plan,
 ) -> FileUploaded:
     assert principal.tenant_id is not None
-    name = uploads.clean_filename(filename, role)
+    name = files.clean_filename(filename, role)
     key, role_spec = await run_in_threadpool(_check_slot, principal, task_id, role, name)
     received = await uploads.spool(chunks, plan.max_file_bytes)
     try:
-        fmt = uploads.check_content(received.size, received.head, name, role_spec)
+        fmt = files.check_content(received.size, received.head, name, role_spec)
     except BaseException:
         uploads.discard(received)
         raise
@@ -461,9 +460,9 @@ async def upload_file(
     unless the task is CREATED. Answers the stored name, size, SHA-256 and format."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > plan.max_file_bytes + 64 * 1024:
-        raise uploads.too_large(plan.max_file_bytes)
+        raise files.too_large(plan.max_file_bytes)
     await run_in_threadpool(
-        _check_slot, principal, task_id, role, uploads.clean_filename(filename, role)
+        _check_slot, principal, task_id, role, files.clean_filename(filename, role)
     )
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await uploads.parse_multipart(request, plan.max_file_bytes + 64 * 1024)
@@ -486,81 +485,17 @@ async def upload_file(
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
-    """One lock, one lifecycle check, one LIST for all files, the plan from its cache; the message
-    is published after the commit (``workers.enqueue``). Each stage is a span."""
+    """The plan from its cache, one transaction for the rules (``tasks.service.start_processing``);
+    the message is published after the commit (``workers.enqueue``)."""
     assert principal.tenant_id is not None
     plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
     with session_scope() as session:
-        # The row lock serialises concurrent calls on one task: the first queues it, the
-        # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
-        with stage("gateway.lock"):
-            task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
-        with stage("gateway.lifecycle"):
-            lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-        with stage("gateway.storage"):
-            # One LIST of the task's inputs answers which files are there and their sizes:
-            # one round trip for every role, recorded or PUT to a presigned URL.
-            stored = _stored_inputs(storage, task)
-            _adopt_presigned_uploads(session, task, storage, plan, stored)
-            service.verify_files(task, storage, listing=stored)
-        with stage("gateway.hold"):
-            task = service.process_task(session, task, plan)
+        task = service.start_processing(session, principal.tenant_id, task_id, plan, storage)
         accepted = ProcessAccepted(
             task_id=task.id, status=task.status, credits_held=task.credits_held
         )
         # session_scope commits here ("gateway.commit"); the publish follows the commit.
     return accepted
-
-
-def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
-    """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from core.errors import DependencyUnavailableError
-
-    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
-    try:
-        return {o.key: o.size for o in storage.list_keys(prefix)}
-    except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailableError(
-            "Object storage is unavailable", details={"reason": type(exc).__name__}
-        ) from exc
-
-
-def _adopt_presigned_uploads(
-    session: Session, task: Task, storage: Storage, plan: Plan, stored: dict[str, int]
-) -> None:
-    """Files PUT to presigned URLs (found in ``stored``, the listing of the task's inputs):
-    record them and check size, content and format like gateway uploads (the SHA-256 is
-    computed by reading the object once)."""
-    if task.status != TaskStatus.CREATED:
-        return
-    tool = get_tool(task.tool_id)
-    filenames = (task.options or {}).get("filenames") or {}
-    for role in tool.file_roles:
-        if task.file(role.name) is not None:
-            continue
-        name = uploads.clean_filename(filenames.get(role.name), role.name)
-        key = input_key(task.tenant_id, task.id, role.name, name)
-        if key not in stored:
-            continue
-        info = ObjectInfo(key, stored[key])
-        if info.size > plan.max_file_bytes:
-            storage.delete(key)
-            raise uploads.FileTooLarge(
-                f"The {role.name} file exceeds your plan's limit of {plan.max_file_bytes} bytes",
-                details={"role": role.name, "limit_bytes": plan.max_file_bytes},
-            )
-        head = storage.read_head(key, uploads.SNIFF_BYTES) if info.size else b""
-        try:
-            fmt = uploads.check_content(info.size, head, name, role)
-        except AppError:
-            storage.delete(key)
-            raise
-        sha256 = service.sha256_of_object(storage, key)
-        service.record_file(
-            session, task, role.name, name, key, size=info.size, sha256=sha256, fmt=fmt
-        )
 
 
 @router.post(
