@@ -6,6 +6,7 @@ The boundary owns the transaction: ``session_scope()`` (workers, CLI) and the ga
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy import JSON, DateTime, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from core.errors import DependencyUnavailableError
 from core.settings import get_settings
 
 #: JSON everywhere, JSONB on PostgreSQL.
@@ -90,7 +93,15 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sqlalchemy.create_engine(
-        url, echo=settings.database_echo, pool_pre_ping=True, pool_size=10
+        url,
+        echo=settings.database_echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args={
+            "connect_timeout": settings.database_connect_timeout_seconds,
+            "options": f"-c statement_timeout={settings.database_statement_timeout_ms}",
+        },
     )
 
 
@@ -113,16 +124,41 @@ def reset_engine() -> None:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on any exception."""
+    """A unit of work: commit on success, roll back on any exception.
+
+    A database that refused, dropped or did not answer a connection or a statement in time
+    (connect, statement and pool timeouts above) is raised as ``DependencyUnavailableError``:
+    the gateway answers 503 with ``Retry-After`` and the worker retries, never a 500."""
     session = get_sessionmaker()()
     try:
         yield session
         session.commit()
+    except DATABASE_OUTAGES as exc:
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            session.rollback()
+        raise database_unavailable(exc) from exc
     except BaseException:
         session.rollback()
         raise
     finally:
-        session.close()
+        with contextlib.suppress(Exception):
+            session.close()
+
+
+#: What the driver raises when the database refused, dropped or did not answer in time.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection within the pool timeout
+)
+
+
+def database_unavailable(exc: BaseException) -> DependencyUnavailableError:
+    return DependencyUnavailableError(
+        "The database is unavailable; retry later",
+        details={"dependency": "database", "reason": type(exc).__name__},
+        headers={"Retry-After": str(get_settings().dependency_retry_after_seconds)},
+    )
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     # --- database
     database_url: str = f"sqlite:///{VAR / 'agensium.db'}"
     database_echo: bool = False
+    #: PostgreSQL: a server that does not accept a connection in this time is unavailable
+    #: (503 with Retry-After in the gateway, a retry in the worker), as is a pool that has no
+    #: free connection within ``database_pool_timeout_seconds``.
+    database_connect_timeout_seconds: int = 3
+    database_pool_timeout_seconds: float = 5.0
+    #: PostgreSQL statement_timeout: no single statement holds a request or a worker longer.
+    database_statement_timeout_ms: int = 30_000
 
     # --- redis / celery
     redis_url: str = "redis://127.0.0.1:6379/0"

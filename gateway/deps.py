@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.db import session_scope
-from core.errors import PermissionDeniedError
+from core.errors import DependencyUnavailableError, PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
 from core.telemetry import stage
@@ -69,8 +69,21 @@ def resolve_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    _raise_if_unavailable(request)
     with stage("gateway.auth"):
-        return _resolve(request)
+        try:
+            return _resolve(request)
+        except DependencyUnavailableError as exc:
+            # The limiter resolves first and falls back to limiting by address; the endpoint's
+            # auth then answers this 503 at once instead of waiting on the database again.
+            request.state.principal_unavailable = exc
+            raise
+
+
+def _raise_if_unavailable(request: Request) -> None:
+    failed = getattr(request.state, "principal_unavailable", None)
+    if failed is not None:
+        raise failed
 
 
 def _resolve(request: Request) -> Principal:
@@ -92,6 +105,7 @@ async def get_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    _raise_if_unavailable(request)
     key = _credential(request)
     if not session_tokens.is_session_token(key):
         with stage("gateway.auth", cached=True):

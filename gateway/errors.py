@@ -14,9 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.db import DATABASE_OUTAGES
 from core.errors import AppError
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,20 @@ _HTTP_CODES = {
 }
 
 
+def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage is a dependency failure, not a bug: 503 with Retry-After."""
+    log.warning(
+        "request.database_unavailable path=%s error=%s", request.url.path, type(exc).__name__
+    )
+    return error_response(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The database is unavailable; retry later",
+        {"dependency": "database"},
+        {"Retry-After": str(get_settings().dependency_retry_after_seconds)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -130,8 +148,16 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return database_unavailable(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DATABASE_OUTAGES):  # raised outside the routes (auth in the limiter)
+            return database_unavailable(request, exc)
         log.exception("request.unhandled path=%s", request.url.path)
         return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred; it was logged")
 

@@ -134,7 +134,13 @@ def start_worker(
     from workers.app import app
 
     host = socket.gethostname()
-    proc.wait_until(lambda: bool(app.control.ping(destination=[f"{name}@{host}"], timeout=0.5)), 60)
+    try:
+        proc.wait_until(
+            lambda: bool(app.control.ping(destination=[f"{name}@{host}"], timeout=0.5)), 60
+        )
+    except BaseException:
+        proc.stop()  # a worker that never answered must not outlive its fixture
+        raise
     return proc
 
 

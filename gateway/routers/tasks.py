@@ -47,7 +47,7 @@ from tasks.schemas import (
     UploadSlot,
 )
 from tenants import service as tenants
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
 from workers import faults
@@ -129,13 +129,16 @@ def _create(
         status=task.status,
         tool_id=task.tool_id,
         agents=list(task.agents),
-        uploads=_upload_slots(
-            task,
-            storage,
-            body.filenames,
-            int(tenants.plan_of(principal.tenant_id, principal.plan_id).max_file_bytes),
-        ),
+        uploads=_upload_slots(task, storage, body.filenames, _max_file_bytes(session, task)),
     )
+
+
+def _max_file_bytes(session: Session, task: Task) -> int:
+    """The plan's file cap, read in the request's own transaction (a second one would wait on
+    SQLite's write lock that this request already holds)."""
+    tenant = session.get(Tenant, task.tenant_id)
+    assert tenant is not None
+    return int(tenant.plan.max_file_bytes)
 
 
 _CREATE_BODY = {

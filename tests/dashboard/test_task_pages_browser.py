@@ -131,7 +131,7 @@ def check_master(driver: Any, report: dict[str, Any]) -> None:
     marker = driver.execute_script(
         "return Number(document.querySelector('#match-scores line.marker').dataset.value)"
     )
-    assert marker == gb["match_threshold"]
+    assert marker == pytest.approx(gb["match_threshold"], abs=1e-6)
     assert driver.execute_script("return document.querySelectorAll('td.survivor').length") > 0
 
 

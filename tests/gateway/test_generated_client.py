@@ -16,14 +16,17 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from gateway.app import create_app
-from gateway.operation_ids import OPERATION_IDS
 from tests.gateway.conftest import SMALL_CSV
 
 VENV_BIN = Path(sys.executable).parent
 
 
 def test_every_route_has_a_listed_operation_id() -> None:
+    # Imported here, not at collection: gateway.app builds the app (and the Celery client)
+    # from the settings, before the test session has pointed them at its services.
+    from gateway.app import create_app
+    from gateway.operation_ids import OPERATION_IDS
+
     routes = {
         (method, ctx.path)
         for ctx in iter_route_contexts(create_app().routes)

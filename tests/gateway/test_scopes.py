@@ -12,9 +12,6 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from gateway.app import create_app
-from gateway.deps import ScopeCheck, get_principal, require_admin
-
 #: The policy, stated once here as docs/api.md states it: path prefix -> scope it needs.
 SCOPE_BY_PREFIX = {
     "/v1/tasks": "tasks",
@@ -46,6 +43,10 @@ def _calls(dependant: Any) -> Iterator[Any]:
 
 
 def _routes() -> list[tuple[str, str, list[Any]]]:
+    # Imported here, not at collection: importing gateway.app builds the app (and the Celery
+    # client) from the settings, before the test session has pointed them at its services.
+    from gateway.app import create_app
+
     out = []
     for ctx in iter_route_contexts(create_app().routes):
         if isinstance(ctx.route, APIRoute):  # mounts (static files) and the docs pages aside
@@ -62,6 +63,8 @@ def _expected_scope(path: str) -> str | None:
 
 
 def test_every_route_is_classified_and_tenant_routes_declare_their_scope() -> None:
+    from gateway.deps import ScopeCheck, get_principal, require_admin
+
     routes = _routes()
     assert len(routes) > 25
     for method, path, calls in routes:

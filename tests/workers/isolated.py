@@ -123,7 +123,11 @@ def gateway_process(
         cwd=ROOT,
     ).start()
     url = f"http://127.0.0.1:{port}"
-    proc.wait_until(lambda: _answers(url), 60)
+    try:
+        proc.wait_until(lambda: _answers(url), 60)
+    except BaseException:
+        proc.stop()
+        raise
     return proc, url
 
 
@@ -175,6 +179,9 @@ def worker_process(
     node = f"{name}@{socket.gethostname()}"
     try:
         proc.wait_until(lambda: bool(control.control.ping(destination=[node], timeout=0.5)), 60)
+    except BaseException:
+        proc.stop()  # never leave a worker that did not answer behind
+        raise
     finally:
         control.close()
     return proc
