@@ -24,6 +24,7 @@ COPY core ./core
 COPY tenants ./tenants
 COPY billing ./billing
 COPY transformers ./transformers
+COPY tasks ./tasks
 COPY workers ./workers
 COPY gateway ./gateway
 
@@ -45,6 +46,7 @@ COPY core ./core
 COPY tenants ./tenants
 COPY billing ./billing
 COPY transformers ./transformers
+COPY tasks ./tasks
 COPY workers ./workers
 COPY gateway ./gateway
 ENV PYTHONPATH=/app HOME=/tmp

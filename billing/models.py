@@ -49,7 +49,7 @@ class LedgerEntry(Base):
         Index("ix_ledger_tenant_created", "tenant_id", "created_at"),
         Index("ix_ledger_task", "task_id"),
         Index("ix_ledger_kind_created", "kind", "created_at"),
-        # Usage queries (workers/usage.py, migration 0003): captures per tenant in a window.
+        # Usage queries (tasks/usage.py, migration 0003): captures per tenant in a window.
         Index("ix_ledger_tenant_kind_created", "tenant_id", "kind", "created_at"),
     )
 

@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope, utcnow
 from core.errors import ConflictError, ValidationFailedError
+from tasks.models import IdempotencyRecord
 from tenants.repository import owned_by
 from workers.dead_requests import PENDING, release, stale_before
-from workers.models import IdempotencyRecord
 
 log = logging.getLogger(__name__)
 TTL = dt.timedelta(hours=24)

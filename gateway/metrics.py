@@ -22,7 +22,7 @@ from core.metrics import CONTENT_TYPE, ScrapeTimeGauges, render
 from core.settings import get_settings
 from gateway.deps import AdminDep
 from gateway.errors import responses
-from workers.models import Task, TaskStatus
+from tasks.models import Task, TaskStatus
 from workers.queues import all_queues
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Receiving a tenant's file: spooled to disk (never whole in memory), hashed, size-capped,
-format sniffed by content, then streamed to S3 with multipart above the threshold.
+then streamed to S3 with multipart above the threshold.
 
 Spool files live in a directory this gateway process owns: ``gateway-<pid>`` under
 ``UPLOAD_SPOOL_DIR`` (default ``<temp dir>/agensium-spool``), with an ``flock`` held for the
@@ -34,21 +34,10 @@ from core.errors import (
     ValidationFailedError,
 )
 from core.settings import get_settings
-from core.storage import Storage, sanitize_filename
-from transformers.errors import UnsupportedFormatError
-from transformers.io.sniff import sniff_format
-from transformers.registry import FileRole
+from core.storage import Storage
+from tasks.files import SNIFF_BYTES, too_large
 
-SNIFF_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
-
-
-class EmptyFileError(ValidationFailedError):
-    code = "EMPTY_FILE"
-
-
-class FileTooLarge(TooLargeError):
-    code = "FILE_TOO_LARGE"
 
 
 class BodyTooLarge(TooLargeError):
@@ -57,13 +46,6 @@ class BodyTooLarge(TooLargeError):
 
 class MissingFileField(ValidationFailedError):
     code = "MISSING_FILE_FIELD"
-
-
-def too_large(max_bytes: int) -> FileTooLarge:
-    return FileTooLarge(
-        f"The file exceeds your plan's limit of {max_bytes} bytes",
-        details={"limit_bytes": max_bytes},
-    )
 
 
 async def capped(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncGenerator[bytes, None]:
@@ -214,25 +196,8 @@ def discard(received: Received) -> None:
         SPOOL.release(received.size)
 
 
-def check_content(size: int, head: bytes, filename: str, role: FileRole) -> str:
-    """Reject empty files and formats the role does not accept, judged by content."""
-    if size == 0:
-        raise EmptyFileError("The file is empty", details={"role": role.name})
-    fmt = sniff_format(head, filename)
-    if fmt not in role.formats:
-        raise UnsupportedFormatError(
-            f"A {fmt} file is not accepted for the {role.name} role",
-            details={"role": role.name, "format": fmt, "accepted": list(role.formats)},
-        )
-    return fmt
-
-
 async def store(storage: Storage, received: Received, key: str) -> None:
     try:
         await run_in_threadpool(storage.upload_file, received.path, key, None)
     finally:
         discard(received)
-
-
-def clean_filename(name: str | None, role: str) -> str:
-    return sanitize_filename(name or "", default=role)

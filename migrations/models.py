@@ -2,8 +2,8 @@
 
 from billing.models import AgentPrice, LedgerEntry, StripeEvent, Wallet
 from core.db import Base
+from tasks.models import AgentRun, IdempotencyRecord, Task, TaskFile, TaskOutput
 from tenants.models import ApiKey, CallbackSecret, Plan, Tenant
-from workers.models import AgentRun, IdempotencyRecord, Task, TaskFile, TaskOutput
 
 metadata = Base.metadata
 

@@ -8,7 +8,16 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "tenants", "transformers", "billing", "workers", "gateway", "migrations")
+PACKAGES = (
+    "core",
+    "tenants",
+    "transformers",
+    "billing",
+    "tasks",
+    "workers",
+    "gateway",
+    "migrations",
+)
 
 
 def _arrows() -> dict[str, tuple[str, ...]]:

@@ -14,7 +14,7 @@ from core.settings import get_settings
 def create_app() -> Celery:
     from workers.config import celery_config
 
-    app = Celery("agensium", include=["workers.tasks", "workers.signals"])
+    app = Celery("agensium", include=["workers.celery_tasks", "workers.signals"])
     app.conf.update(celery_config(get_settings()))
     return app
 

@@ -44,10 +44,10 @@ from sqlalchemy.orm import Session
 from core.db import session_scope, utcnow
 from core.keys import KeyPurpose, keyring
 from core.settings import get_settings
+from tasks.exceptions import InvalidCallbackUrl
+from tasks.models import Task
 from tenants.models import CallbackSecret
 from tenants.repository import scoped
-from workers.exceptions import InvalidCallbackUrl
-from workers.models import Task
 
 log = logging.getLogger(__name__)
 

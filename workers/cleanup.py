@@ -14,10 +14,10 @@ import logging
 from core.db import is_postgres, session_scope
 from core.errors import DependencyUnavailableError
 from core.storage import get_storage, task_prefix
+from tasks import lifecycle
+from tasks.models import Task, TaskStatus
 from tenants.repository import scoped
-from workers import lifecycle
 from workers.enqueue import PendingSend, send_after_commit
-from workers.models import Task, TaskStatus
 from workers.queues import DELETE_OBJECTS_TASK, MAINTENANCE_QUEUE
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from core.db import session_scope, utcnow
 from core.settings import get_settings
-from workers.models import IdempotencyRecord
+from tasks.models import IdempotencyRecord
 
 log = logging.getLogger(__name__)
 #: What an in-progress record says its request created so far (``response_body`` is free
@@ -58,7 +58,7 @@ def release(record_id: str) -> bool:
 
 def _finished_work(session: Any, tenant_id: str, task_id: Any) -> dict[str, Any] | None:
     """The created task's summary if the dead request had already processed it."""
-    from workers.models import Task, TaskStatus
+    from tasks.models import Task, TaskStatus
 
     if not task_id:
         return None

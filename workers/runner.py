@@ -29,6 +29,8 @@ from core.metrics import record_agent, record_task
 from core.settings import get_settings
 from core.storage import get_storage, task_prefix
 from core.telemetry import stage
+from tasks.models import AgentRun, AgentRunStatus, Task, TaskOutput, TaskStatus
+from tasks.service import finish
 from tenants.repository import get_owned, owned_by
 from transformers.contract import AgentResult, AgentStatus
 from transformers.io import ReadOptions
@@ -44,8 +46,6 @@ from transformers.pipeline import (
 )
 from workers import faults, progress
 from workers.errors import classify
-from workers.models import AgentRun, AgentRunStatus, Task, TaskOutput, TaskStatus
-from workers.service import finish
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("agensium.stages")

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from core.db import session_scope, utcnow
 from core.settings import get_settings
 from core.storage import get_storage, task_prefix
+from tasks.models import Task, TaskStatus
+from tasks.service import finish
 from workers.enqueue import PendingSend, send_now
-from workers.models import Task, TaskStatus
 from workers.queues import PROCESS_TASK, tool_queue
-from workers.service import finish
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ def sweep() -> dict[str, int]:
 def release_dead_idempotency_keys() -> int:
     """In-progress Idempotency-Keys older than the gateway's request timeout: their request
     died with its gateway. Free them and discard the task each had half-created."""
+    from tasks.models import IdempotencyRecord
     from workers.dead_requests import release, stale_before
-    from workers.models import IdempotencyRecord
 
     with session_scope() as session:
         ids = session.scalars(

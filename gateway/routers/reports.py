@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from core.errors import ConflictError
 from gateway.deps import Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
-from workers import service
+from tasks import repository
 
 router = APIRouter(
     prefix="/v1/tasks",
@@ -54,7 +54,7 @@ def get_report_html(
     """The task's ``report.html`` once the task has ended with one; 409 ``REPORT_NOT_READY``
     (with ``details.status``) before that. Served with a sandboxing Content-Security-Policy."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id)
+    task = repository.get_task(session, principal.tenant_id, task_id)
     out = next((o for o in task.outputs if o.name == REPORT_HTML), None)
     if out is None:
         raise ConflictError(

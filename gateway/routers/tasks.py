@@ -25,14 +25,15 @@ from core.errors import (
     ValidationFailedError,
 )
 from core.settings import get_settings
-from core.storage import ObjectInfo, Storage, input_key, task_prefix
-from core.telemetry import stage
+from core.storage import Storage, input_key
 from gateway import idempotency, uploads
 from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import idempotent
-from gateway.presenters import task_out
-from gateway.schemas import (
+from tasks import files, repository, service
+from tasks.models import FINAL_STATUSES, Task, TaskStatus
+from tasks.presenters import task_out
+from tasks.schemas import (
     CallbackSecretOut,
     CallbackSecretRotated,
     FileUploaded,
@@ -49,10 +50,9 @@ from tenants import service as tenants
 from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
 from transformers.registry import FileRole, get_tool
-from workers import faults, lifecycle, service
+from workers import faults
 from workers.callbacks import rotate_secret, signing_secrets, validate_callback_url
 from workers.cleanup import discard_task
-from workers.models import FINAL_STATUSES, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _upload_slots(
     at = utcnow() + dt.timedelta(seconds=expires)
     slots = {}
     for role in tool.file_roles:
-        name = uploads.clean_filename((filenames or {}).get(role.name), role.name)
+        name = files.clean_filename((filenames or {}).get(role.name), role.name)
         key = input_key(task.tenant_id, task.id, role.name, name)
         post = storage.presign_post(key, expires, max_bytes)
         slots[role.name] = UploadSlot(
@@ -274,16 +274,16 @@ async def _one_shot(
         body = _parse(TaskCreate, raw)
         do_process = str(form.get("process", "false")).lower() in ("1", "true", "yes")
         tool = get_tool(body.tool_id)
-        files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
-        files.pop("spec", None)
-        unknown = [k for k in files if tool.role(k) is None]
+        parts = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
+        parts.pop("spec", None)
+        unknown = [k for k in parts if tool.role(k) is None]
         if unknown:
             raise ValidationFailedError(
                 f"Tool '{tool.tool_id}' has no file role {unknown[0]!r}",
                 code="UNKNOWN_ROLE",
                 details={"role": unknown[0][:64], "roles": [r.name for r in tool.file_roles]},
             )
-        idem_body = {"spec": raw, "files": sorted(files), "process": do_process}
+        idem_body = {"spec": raw, "files": sorted(parts), "process": do_process}
 
         async def run() -> tuple[int, dict[str, Any]]:
             def create() -> TaskCreated:
@@ -295,7 +295,7 @@ async def _one_shot(
                 # If this gateway dies from here on, the key's next user removes the task.
                 await run_in_threadpool(idempotency.note_pending, created.task_id)
                 faults.checkpoint("one_shot_created")
-                for role_name, upload in files.items():
+                for role_name, upload in parts.items():
                     await _receive(
                         principal,
                         created.task_id,
@@ -355,7 +355,7 @@ def _check_slot(
     task is CREATED; answers the S3 key and the role. Checked before the body is read."""
     assert principal.tenant_id is not None
     with session_scope() as session:
-        task = service.get_task(session, principal.tenant_id, task_id)
+        task = repository.get_task(session, principal.tenant_id, task_id)
         _, key = service.file_slot(task, role, filename)
         spec = get_tool(task.tool_id).role(role)
     assert spec is not None
@@ -372,11 +372,11 @@ async def _receive(
     plan: Plan,
 ) -> FileUploaded:
     assert principal.tenant_id is not None
-    name = uploads.clean_filename(filename, role)
+    name = files.clean_filename(filename, role)
     key, role_spec = await run_in_threadpool(_check_slot, principal, task_id, role, name)
     received = await uploads.spool(chunks, plan.max_file_bytes)
     try:
-        fmt = uploads.check_content(received.size, received.head, name, role_spec)
+        fmt = files.check_content(received.size, received.head, name, role_spec)
     except BaseException:
         uploads.discard(received)
         raise
@@ -385,7 +385,7 @@ async def _receive(
     def record() -> None:
         assert principal.tenant_id is not None
         with session_scope() as session:
-            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+            task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
             service.file_slot(task, role, name)  # still CREATED?
             previous = task.file(role)
             if previous is not None and previous.key != key:
@@ -411,7 +411,7 @@ def _delete_if_unrecorded(
     assert principal.tenant_id is not None
     with session_scope() as session:
         try:
-            task = service.get_task(session, principal.tenant_id, task_id)
+            task = repository.get_task(session, principal.tenant_id, task_id)
         except AppError:
             task = None
         recorded = task is not None and any(f.key == key for f in task.files)
@@ -463,9 +463,9 @@ async def upload_file(
     unless the task is CREATED. Answers the stored name, size, SHA-256 and format."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > plan.max_file_bytes + 64 * 1024:
-        raise uploads.too_large(plan.max_file_bytes)
+        raise files.too_large(plan.max_file_bytes)
     await run_in_threadpool(
-        _check_slot, principal, task_id, role, uploads.clean_filename(filename, role)
+        _check_slot, principal, task_id, role, files.clean_filename(filename, role)
     )
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await uploads.parse_multipart(request, plan.max_file_bytes + 64 * 1024)
@@ -488,81 +488,17 @@ async def upload_file(
 
 
 def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
-    """One lock, one lifecycle check, one LIST for all files, the plan from its cache; the message
-    is published after the commit (``workers.enqueue``). Each stage is a span."""
+    """The plan from its cache, one transaction for the rules (``tasks.service.start_processing``);
+    the message is published after the commit (``workers.enqueue``)."""
     assert principal.tenant_id is not None
     plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
     with session_scope() as session:
-        # The row lock serialises concurrent calls on one task: the first queues it, the
-        # others then see QUEUED and answer 409 (SQLite serialises every writer anyway).
-        with stage("gateway.lock"):
-            task = service.get_task(session, principal.tenant_id, task_id, lock=True)
-        with stage("gateway.lifecycle"):
-            lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-        with stage("gateway.storage"):
-            # One LIST of the task's inputs answers which files are there and their sizes:
-            # one round trip for every role, recorded or PUT to a presigned URL.
-            stored = _stored_inputs(storage, task)
-            _adopt_presigned_uploads(session, task, storage, plan, stored)
-            service.verify_files(task, storage, listing=stored)
-        with stage("gateway.hold"):
-            task = service.process_task(session, task, plan)
+        task = service.start_processing(session, principal.tenant_id, task_id, plan, storage)
         accepted = ProcessAccepted(
             task_id=task.id, status=task.status, credits_held=task.credits_held
         )
         # session_scope commits here ("gateway.commit"); the publish follows the commit.
     return accepted
-
-
-def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
-    """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from core.errors import DependencyUnavailableError
-
-    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
-    try:
-        return {o.key: o.size for o in storage.list_keys(prefix)}
-    except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailableError(
-            "Object storage is unavailable", details={"reason": type(exc).__name__}
-        ) from exc
-
-
-def _adopt_presigned_uploads(
-    session: Session, task: Task, storage: Storage, plan: Plan, stored: dict[str, int]
-) -> None:
-    """Files PUT to presigned URLs (found in ``stored``, the listing of the task's inputs):
-    record them and check size, content and format like gateway uploads (the SHA-256 is
-    computed by reading the object once)."""
-    if task.status != TaskStatus.CREATED:
-        return
-    tool = get_tool(task.tool_id)
-    filenames = (task.options or {}).get("filenames") or {}
-    for role in tool.file_roles:
-        if task.file(role.name) is not None:
-            continue
-        name = uploads.clean_filename(filenames.get(role.name), role.name)
-        key = input_key(task.tenant_id, task.id, role.name, name)
-        if key not in stored:
-            continue
-        info = ObjectInfo(key, stored[key])
-        if info.size > plan.max_file_bytes:
-            storage.delete(key)
-            raise uploads.FileTooLarge(
-                f"The {role.name} file exceeds your plan's limit of {plan.max_file_bytes} bytes",
-                details={"role": role.name, "limit_bytes": plan.max_file_bytes},
-            )
-        head = storage.read_head(key, uploads.SNIFF_BYTES) if info.size else b""
-        try:
-            fmt = uploads.check_content(info.size, head, name, role)
-        except AppError:
-            storage.delete(key)
-            raise
-        sha256 = service.sha256_of_object(storage, key)
-        service.record_file(
-            session, task, role.name, name, key, size=info.size, sha256=sha256, fmt=fmt
-        )
 
 
 @router.post(
@@ -600,7 +536,7 @@ async def process_task(
 def get_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut:
     """Status, progress 0-100, the current agent, per-agent status, credits and errors."""
     assert principal.tenant_id is not None
-    return task_out(service.get_task(session, principal.tenant_id, task_id))
+    return task_out(repository.get_task(session, principal.tenant_id, task_id))
 
 
 @router.get(
@@ -640,14 +576,14 @@ async def task_events(task_id: str, principal: TenantDep, request: Request) -> R
     def snapshot() -> dict[str, Any] | None:
         with session_scope() as session:
             try:
-                task = service.get_task(session, tenant_id, task_id)
+                task = repository.get_task(session, tenant_id, task_id)
             except AppError:
                 return None  # deleted while watched
             return task_out(task).model_dump(mode="json")
 
     first = await run_in_threadpool(snapshot)
     if first is None:
-        service.raise_not_found(task_id)
+        repository.raise_not_found(task_id)
     final = {s.value for s in FINAL_STATUSES}
 
     async def stream() -> AsyncIterator[dict[str, str]]:
@@ -695,7 +631,7 @@ def get_report(
     """The task's report once it has ended with one; 409 ``REPORT_NOT_READY`` (with
     ``details.status``) before that, and for a task that failed before producing one."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id)
+    task = repository.get_task(session, principal.tenant_id, task_id)
     if not task.report_key:
         raise ConflictError(
             f"The task is {task.status}; its report is not available",
@@ -718,7 +654,7 @@ def get_outputs(
     hour by default); each URL is signed for that one object, so it cannot fetch another. Empty
     until the task has ended."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id)
+    task = repository.get_task(session, principal.tenant_id, task_id)
     expires = get_settings().s3_presign_expiry_seconds
     at = utcnow() + dt.timedelta(seconds=expires)
     return [
@@ -744,7 +680,7 @@ def cancel_task(task_id: str, principal: TenantDep, session: SessionDep) -> Task
     stops after its current agent (the answer still says ``PROCESSING``; watch it end).
     Agents that finished stay charged, the rest is released. 409 for a task that has ended."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
     service.cancel_task(session, task)
     return task_out(task)
 
@@ -762,7 +698,7 @@ def delete_task(
     """Delete a task with all its files (inputs, outputs, checkpoints); 409 ``INVALID_STATE``
     while it is QUEUED or PROCESSING (cancel it first)."""
     assert principal.tenant_id is not None
-    task = service.get_task(session, principal.tenant_id, task_id, lock=True)
+    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
     service.delete_task(session, task, storage)
     return Response(status_code=204)
 
@@ -783,7 +719,7 @@ def list_tasks(
     assert principal.tenant_id is not None
     if tool_id is not None:
         get_tool(tool_id)
-    page = service.list_tasks(
+    page = repository.list_tasks(
         session,
         principal.tenant_id,
         status=status.value if status else None,

@@ -1,6 +1,6 @@
 """Usage: per tenant (``GET /v1/usage``) and across tenants for operators
 (``GET /v1/admin/usage``). Numbers come from the ledger and the task rows through index range
-queries (``workers.usage``, docs/usage.md)."""
+queries (``tasks.usage``, docs/usage.md)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from core.inputs import check_datetime
 from core.settings import get_settings
 from gateway.deps import AdminDep, SessionDep, require_scope
 from gateway.errors import responses
+from tasks import usage as usage_q
 from tenants.schemas import Principal
-from workers import usage as usage_q
 
 router = APIRouter(tags=["usage"])
 

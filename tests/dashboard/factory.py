@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from billing import service as billing
 from billing.models import LedgerEntry
+from tasks import service
+from tasks.models import TaskStatus
 from transformers.registry import get_tool
-from workers import service
-from workers.models import TaskStatus
 
 
 @dataclass(frozen=True)

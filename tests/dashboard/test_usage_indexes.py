@@ -2,7 +2,7 @@
 scan would be the planner's choice if the indexes did not fit (no planner settings forced).
 
 Inserts ~40 tenants x 60 days of ledger entries, tasks and agent runs in one transaction,
-ANALYZEs, EXPLAINs the exact statements ``workers.usage`` runs for a one-day window, and rolls
+ANALYZEs, EXPLAINs the exact statements ``tasks.usage`` runs for a one-day window, and rolls
 everything back."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import Connection, create_engine, insert, text
 
 from billing.models import LedgerEntry
+from tasks import usage as usage_q
+from tasks.models import AgentRun, Task
 from tenants.models import Tenant
 from tests.platform import Platform
-from workers import usage as usage_q
-from workers.models import AgentRun, Task
 
 TENANTS = 40
 DAYS = 60

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from billing.models import LedgerEntry
 from core.db import session_scope
+from tasks.models import AgentRun, Task, TaskStatus
 from tests.dashboard.factory import ran_task
-from workers.models import AgentRun, Task, TaskStatus
 
 S = TaskStatus
 FINAL = ["CANCELLED", "COMPLETED", "COMPLETED_WITH_ERRORS", "EXPIRED", "FAILED"]
@@ -162,7 +162,7 @@ def seed(tenants: list[str]) -> None:
 
 
 def expected(tenant_id: str | None, group_by: str) -> dict[str, Any]:
-    """Computed straight from the rows, without workers.usage."""
+    """Computed straight from the rows, without tasks.usage."""
     with session_scope() as s:
         entries = list(s.scalars(select(LedgerEntry)))
         tasks = list(s.scalars(select(Task)))

@@ -118,7 +118,7 @@ def doomed_claim_age(tenant_id: str, key: str) -> float:
     from sqlalchemy import select
 
     from core.db import session_scope, utcnow
-    from workers.models import IdempotencyRecord
+    from tasks.models import IdempotencyRecord
 
     with session_scope() as s:
         created = s.scalar(

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from core.storage import get_storage, task_prefix
+from tasks.lifecycle import TRANSITIONS
+from tasks.models import TaskStatus
 from tests.conftest import all_queues_worker_with, wait_for_task
 from tests.gateway.conftest import (
     SMALL_CSV,
@@ -20,8 +22,6 @@ from tests.gateway.conftest import (
     upload,
     wallet,
 )
-from workers.lifecycle import TRANSITIONS
-from workers.models import TaskStatus
 
 
 @pytest.fixture(scope="module")

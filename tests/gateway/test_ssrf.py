@@ -234,7 +234,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_host_kept(
         assert target.allow_listed
         monkeypatch.setattr(callbacks, "_resolve", resolve)
         from core.db import session_scope
-        from workers.models import Task
+        from tasks.models import Task
 
         with session_scope() as session:
             task = Task(
@@ -278,7 +278,7 @@ def test_redirects_are_not_followed(tenant, platform):
     try:
         url = f"http://127.0.0.1:{platform.callback_ports[0]}/hook"
         from core.db import session_scope
-        from workers.models import Task
+        from tasks.models import Task
 
         with session_scope() as session:
             task = Task(

@@ -30,7 +30,7 @@ def captures(task_id: str) -> Counter[str]:
 
 def agent_runs(task_id: str) -> dict[str, dict[str, Any]]:
     from core.db import session_scope
-    from workers.models import AgentRun
+    from tasks.models import AgentRun
 
     with session_scope() as s:
         runs = s.scalars(select(AgentRun).where(AgentRun.task_id == task_id)).all()

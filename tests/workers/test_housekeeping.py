@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from core.db import session_scope, utcnow
 from core.storage import get_storage, task_prefix
+from tasks.models import Task
 from tests.conftest import submit, wait_for_task
 from tests.workers.conftest import SAMPLE
-from workers.models import Task
 from workers.sweeper import apply_retention, sweep
 
 

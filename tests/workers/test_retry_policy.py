@@ -11,10 +11,10 @@ from sqlalchemy import select
 from core.db import session_scope, utcnow
 from core.errors import DependencyUnavailableError
 from core.settings import get_settings
+from tasks.models import IdempotencyRecord
 from tests.conftest import submit
 from tests.workers.conftest import SAMPLE
 from workers.errors import classify
-from workers.models import IdempotencyRecord
 from workers.runner import retry_delay
 from workers.sweeper import release_dead_idempotency_keys
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.errors import ConflictError
-from workers.models import Task, TaskStatus
+from tasks.models import Task, TaskStatus
 
 S = TaskStatus
 

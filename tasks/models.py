@@ -1,4 +1,9 @@
-"""The task row: the source of truth for a task's state (the queue only carries its id)."""
+"""The task rows: the source of truth for a task's state (the queue only carries its id),
+with its files, outputs and agent runs.
+
+``IdempotencyRecord`` (the ``Idempotency-Key`` of task API calls) lives here too, not in
+``gateway/``: the gateway writes it, but the worker-side sweeper releases the keys of requests
+that died (``workers/dead_requests.py``), and workers may not import the gateway."""
 
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ class Task(Base):
         Index("ix_tasks_tenant_status", "tenant_id", "status"),
         Index("ix_tasks_status_updated", "status", "updated_at"),
         Index("ix_tasks_tenant_finished", "tenant_id", "finished_at"),
-        # Operator usage across tenants (workers/usage.py, migration 0003).
+        # Operator usage across tenants (tasks/usage.py, migration 0003).
         Index("ix_tasks_finished", "finished_at"),
     )
 

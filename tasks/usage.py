@@ -29,8 +29,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from billing.models import EntryKind, LedgerEntry
+from tasks.models import FINAL_STATUSES, AgentRun, Task
 from tenants.repository import owned_by
-from workers.models import FINAL_STATUSES, AgentRun, Task
 
 MAX_WINDOW_DAYS = 366
 DEFAULT_WINDOW_DAYS = 30

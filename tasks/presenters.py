@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.schemas import AgentRunOut, TaskError, TaskFileOut, TaskOut
-from workers.models import Task
+from tasks.models import Task
+from tasks.schemas import AgentRunOut, TaskError, TaskFileOut, TaskOut
 
 
 def task_out(task: Task) -> TaskOut:

@@ -1,27 +1,27 @@
-"""The task domain: create, attach files, process (validate, estimate, hold, enqueue), cancel,
-delete. Used by the gateway; services flush, the request boundary commits."""
+"""The task domain: create, attach files, process (lock, adopt presigned uploads, verify,
+estimate, hold, enqueue), cancel, finish, delete. Used by the gateway; services flush, the
+request boundary commits."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import service as billing
 from core.db import utcnow
-from core.pagination import Page, keyset_page
+from core.errors import AppError, DependencyUnavailableError
 from core.storage import Storage, input_key, task_prefix
+from core.telemetry import stage
+from tasks import files, lifecycle, repository
+from tasks.exceptions import MissingFile, QuotaExceeded, UnknownRole
+from tasks.models import AgentRun, Task, TaskFile, TaskStatus
 from tenants.models import Plan
-from tenants.repository import owned_by, scoped
 from transformers.registry import get_tool, resolve_request
-from workers import lifecycle
 from workers.enqueue import enqueue_processing
-from workers.exceptions import MissingFile, QuotaExceeded, TaskNotFound, UnknownRole
-from workers.models import ACTIVE_STATUSES, AgentRun, Task, TaskFile, TaskStatus
 
 
 def create_task(
@@ -52,47 +52,6 @@ def create_task(
         )
     session.flush()
     return task
-
-
-def get_task(session: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> Task:
-    """Another tenant's task answers 404, exactly like a task that does not exist."""
-    if not _is_task_id(task_id):
-        raise_not_found(task_id)
-    stmt = scoped(Task, tenant_id).where(Task.id == task_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    task = session.scalars(stmt).first()
-    if task is None:
-        raise_not_found(task_id)
-    return task
-
-
-def raise_not_found(task_id: str) -> NoReturn:
-    raise TaskNotFound("Task not found", details={"task_id": task_id[:64]})
-
-
-def _is_task_id(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
-
-
-def list_tasks(
-    session: Session,
-    tenant_id: str,
-    *,
-    status: str | None,
-    tool_id: str | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[Task]:
-    stmt = scoped(Task, tenant_id)
-    if status:
-        stmt = stmt.where(Task.status == status)
-    if tool_id:
-        stmt = stmt.where(Task.tool_id == tool_id)
-    return keyset_page(session, stmt, Task, cursor, limit)
 
 
 def file_slot(task: Task, role: str, filename: str) -> tuple[str, str]:
@@ -164,17 +123,7 @@ def verify_files(task: Task, storage: Storage, *, listing: dict[str, int] | None
 
 def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
     """Runs while the tenant's wallet row is locked, so concurrent calls count one by one."""
-    active = [s.value for s in ACTIVE_STATUSES]
-    # Both counts in one statement: the tenant's active tasks, and those of this tool.
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Task.tool_id == task.tool_id, 1), else_=0)), 0),
-        )
-        .select_from(Task)
-        .where(owned_by(Task, task.tenant_id), Task.status.in_(active))
-    ).one()
-    total, per_tool = int(row[0] or 0), int(row[1] or 0)
+    total, per_tool = repository.count_active(session, task.tenant_id, task.tool_id)
     if total >= plan.max_concurrent_tasks:
         raise QuotaExceeded(
             f"At most {plan.max_concurrent_tasks} tasks may be queued or processing at once",
@@ -197,6 +146,76 @@ def _check_concurrency(session: Session, task: Task, plan: Plan) -> None:
             },
             headers={"Retry-After": "30"},
         )
+
+
+def start_processing(
+    session: Session, tenant_id: str, task_id: str, plan: Plan, storage: Storage
+) -> Task:
+    """The rules of ``POST /v1/tasks/{id}/process``, in the caller's transaction: lock the
+    task, check it is CREATED, adopt files PUT to presigned URLs, verify every file against
+    one LIST of the task's inputs, then hold credits and queue (:func:`process_task`). Each
+    stage is a span."""
+    # The row lock serialises concurrent calls on one task: the first queues it, the others
+    # then see QUEUED and answer 409 (SQLite serialises every writer anyway).
+    with stage("gateway.lock"):
+        task = repository.get_task(session, tenant_id, task_id, lock=True)
+    with stage("gateway.lifecycle"):
+        lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
+    with stage("gateway.storage"):
+        # One LIST of the task's inputs answers which files are there and their sizes: one
+        # round trip for every role, recorded or PUT to a presigned URL.
+        stored = _stored_inputs(storage, task)
+        _adopt_presigned_uploads(session, task, storage, plan, stored)
+        verify_files(task, storage, listing=stored)
+    with stage("gateway.hold"):
+        return process_task(session, task, plan)
+
+
+def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
+    """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
+    try:
+        return {o.key: o.size for o in storage.list_keys(prefix)}
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailableError(
+            "Object storage is unavailable", details={"reason": type(exc).__name__}
+        ) from exc
+
+
+def _adopt_presigned_uploads(
+    session: Session, task: Task, storage: Storage, plan: Plan, stored: dict[str, int]
+) -> None:
+    """Files PUT to presigned URLs (found in ``stored``, the listing of the task's inputs):
+    record them and check size, content and format like gateway uploads (the SHA-256 is
+    computed by reading the object once)."""
+    if task.status != TaskStatus.CREATED:
+        return
+    tool = get_tool(task.tool_id)
+    filenames = (task.options or {}).get("filenames") or {}
+    for role in tool.file_roles:
+        if task.file(role.name) is not None:
+            continue
+        name = files.clean_filename(filenames.get(role.name), role.name)
+        key = input_key(task.tenant_id, task.id, role.name, name)
+        if key not in stored:
+            continue
+        size = stored[key]
+        if size > plan.max_file_bytes:
+            storage.delete(key)
+            raise files.FileTooLarge(
+                f"The {role.name} file exceeds your plan's limit of {plan.max_file_bytes} bytes",
+                details={"role": role.name, "limit_bytes": plan.max_file_bytes},
+            )
+        head = storage.read_head(key, files.SNIFF_BYTES) if size else b""
+        try:
+            fmt = files.check_content(size, head, name, role)
+        except AppError:
+            storage.delete(key)
+            raise
+        sha256 = sha256_of_object(storage, key)
+        record_file(session, task, role.name, name, key, size=size, sha256=sha256, fmt=fmt)
 
 
 def process_task(session: Session, task: Task, plan: Plan) -> Task:
