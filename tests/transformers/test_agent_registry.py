@@ -13,18 +13,13 @@ from typing import Any
 import pytest
 
 import transformers.agents as agents
+from tests.transformers.report.local_run import LocalStorage, NoHooks
 from transformers import registry
 from transformers.agents import implementations, load_agent, raw_implementation
 from transformers.agents.clean import AGENTS as CLEAN_AGENTS
 from transformers.agents.clean import CHAIN
 from transformers.agents.clean.cleanse_previewer import SIMULATED
-from transformers.pipeline import (
-    AgentCheckpoint,
-    InputRef,
-    PipelineJob,
-    ResumeState,
-    run_pipeline,
-)
+from transformers.pipeline import AgentCheckpoint, InputRef, PipelineJob, run_pipeline
 from transformers.registry import AgentSpec, ToolSpec, all_agents
 
 
@@ -54,38 +49,12 @@ def test_clean_wiring_follows_the_registry() -> None:
         assert SIMULATED.get(spec.agent_id, spec.params) is spec.params
 
 
-class _DirStorage:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def download_file(self, key: str, dest: Path) -> None:
-        dest.write_bytes((self.root / key).read_bytes())
-
-    def upload_file(self, path: Path, key: str, content_type: str | None = None) -> int:
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
-        return target.stat().st_size
-
-
-class _Hooks:
-    fatal_errors: tuple[type[BaseException], ...] = ()
-
+class _Hooks(NoHooks):
     def __init__(self) -> None:
         self.finished: list[str] = []
 
-    def step(self, name: str, progress: int) -> None: ...
-    def agent_started(self, agent_id: str, index: int, total: int, progress: int) -> None: ...
     def agent_finished(self, result: Any, checkpoint: AgentCheckpoint) -> None:
         self.finished.append(result.agent_id)
-
-    def resume_state(self, storage: Any, work_dir: Path) -> ResumeState:
-        return ResumeState()
-
-    def cancelled(self) -> bool:
-        return False
-
-    def check_billing(self, agents: list[str]) -> None: ...
 
 
 def test_a_toy_agent_needs_only_a_module_and_a_registry_entry(
@@ -126,7 +95,7 @@ def test_a_toy_agent_needs_only_a_module_and_a_registry_entry(
             key_prefix="out/",
         )
         hooks = _Hooks()
-        outcome = run_pipeline(job, _DirStorage(tmp_path), hooks)
+        outcome = run_pipeline(job, LocalStorage(tmp_path), hooks)
         assert outcome.status == "COMPLETED"
         assert hooks.finished == ["toy-counter"]
         agent = next(a for a in outcome.report["agents"] if a["agent_id"] == "toy-counter")
