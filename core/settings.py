@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = 3600
     celery_worker_concurrency: int = 2
     celery_worker_max_memory_per_child: int = 2_000_000  # KiB
+    #: Memory one task process may use (MiB). Inputs whose in-memory frame would not fit in it
+    #: are analysed out of core from a Parquet working copy (transformers/engine); the k8s and
+    #: compose manifests size each pool's memory from it (``agensium infra render``).
+    worker_memory_limit_mb: int = 1536
+    #: Where the working copies and engine spill files go (default: the system temp directory).
+    worker_spill_dir: str | None = None
     task_max_attempts: int = 3
     task_lease_seconds: int = 120
     sweeper_interval_seconds: int = 60

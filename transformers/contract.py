@@ -10,11 +10,12 @@ This module imports polars only for type checking, so the gateway can import the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel
 
@@ -86,6 +87,92 @@ class RowIssue:
     message: str
 
 
+@dataclass
+class RowIssueBlock:
+    """Row issues of one column and kind, held as two columns of a frame (``__row_id__`` and
+    the value), not as Python objects: a block of a million outliers is two arrays."""
+
+    hits: Any  # pl.DataFrame with ROW_ID and ``column``
+    column: str
+    issue_type: str
+    severity: str
+    #: The message of a row is ``head + str(value) + tail``.
+    head: str
+    tail: str
+
+    def __len__(self) -> int:
+        return int(self.hits.height)
+
+    def __iter__(self) -> Iterator[RowIssue]:
+        step = 10_000
+        for offset in range(0, len(self), step):
+            part = self.hits.slice(offset, step)
+            ids = part.get_column(ROW_ID).to_list()
+            values = part.get_column(self.column).to_list()
+            for rid, v in zip(ids, values, strict=True):
+                yield RowIssue(
+                    rid, self.column, self.issue_type, self.severity, v,
+                    f"{self.head}{v}{self.tail}",
+                )  # fmt: skip
+
+
+class RowIssues(Sequence[RowIssue]):
+    """An agent's row-level findings: columnar blocks (``RowIssueBlock``) then single issues.
+
+    Reads like the list it replaces (``len``, iteration in order, indexing, slicing, ``+``,
+    ``append``, equality with a list) and builds ``RowIssue`` objects only while iterated, so a
+    report writer streams a million findings without holding them."""
+
+    def __init__(
+        self, blocks: Iterable[RowIssueBlock] = (), items: Iterable[RowIssue] = ()
+    ) -> None:
+        self.blocks = [b for b in blocks if len(b)]
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.blocks) + len(self.items)
+
+    def __iter__(self) -> Iterator[RowIssue]:
+        for b in self.blocks:
+            yield from b
+        yield from self.items
+
+    @overload
+    def __getitem__(self, index: int) -> RowIssue: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RowIssue]: ...
+    def __getitem__(self, index: int | slice) -> RowIssue | list[RowIssue]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return list(islice(iter(self), start, stop))
+            return list(self)[index]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        return next(islice(iter(self), index, None))
+
+    def append(self, issue: RowIssue) -> None:
+        self.items.append(issue)
+
+    def __add__(self, other: Iterable[RowIssue]) -> RowIssues:
+        if isinstance(other, RowIssues):
+            return RowIssues([*self.blocks, *other.blocks], [*self.items, *other.items])
+        return RowIssues(self.blocks, [*self.items, *other])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RowIssues | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RowIssues({len(self)} issues in {len(self.blocks)} blocks)"
+
+
 class ChangeKind(StrEnum):
     CELL = "cell"  # a cell's value changed
     ROW_REMOVED = "row_removed"  # e.g. a duplicate dropped, a row with nulls dropped
@@ -137,7 +224,8 @@ class AgentResult:
     issues: list[Issue] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     executive_summary: list[SummaryItem] = field(default_factory=list)
-    row_level_issues: list[RowIssue] = field(default_factory=list)
+    #: A list, or ``RowIssues`` (columnar blocks) when an agent finds many.
+    row_level_issues: list[RowIssue] | RowIssues = field(default_factory=list)
     #: Data-changing agents return the new frame (keeping ``__row_id__`` and row order).
     frame: pl.DataFrame | None = None
     changes: list[Change] = field(default_factory=list)

@@ -11,6 +11,7 @@ persist progress, capture credits and answer "was this task cancelled?". Tests p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -31,13 +32,17 @@ from transformers.contract import (
     AgentStatus,
     InputInfo,
     OutputFile,
+    RowIssueBlock,
+    RowIssues,
     carry_renames,
 )
+from transformers.engine.budget import Budget
+from transformers.engine.peak import peak_rss_mb, reset_peak
 from transformers.errors import InvalidParametersError
 from transformers.io import ReadOptions, read_document, read_table
 from transformers.registry import ToolSpec, get_tool
 from transformers.report import build_report, write_report_outputs
-from transformers.serialization import result_from_dict, result_to_dict
+from transformers.serialization import jsonable, result_from_dict, result_to_dict
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("agensium.pipeline")
@@ -71,6 +76,8 @@ class PipelineJob:
     read_options: ReadOptions = field(default_factory=ReadOptions)
     #: ``tenants/{t}/tasks/{id}/`` — outputs go under ``outputs/``, checkpoints under ``work/``.
     key_prefix: str = ""
+    #: The memory budget this task runs under (default: ``WORKER_MEMORY_LIMIT_MB``).
+    budget: Budget | None = None
 
 
 @dataclass
@@ -135,6 +142,7 @@ def _run(
 ) -> PipelineOutcome:
     started = time.perf_counter()
     timings: dict[str, int] = {}
+    peak_known = reset_peak()
 
     # 1 + 2. Load and parse every input once.
     with _span("pipeline.load", job):
@@ -220,6 +228,10 @@ def _run(
 
     # 6. Report.
     hooks.step("report", PROGRESS_REPORT)
+    peak = peak_rss_mb() if peak_known else None
+    if peak is not None:
+        # The task process's own high-water mark up to here (VmHWM, reset at the start).
+        timings["peak_rss_mb"] = peak
     with _span("pipeline.report", job):
         ordered = [results[a] for a in job.agents if a in results]
         report = build_report(
@@ -270,14 +282,38 @@ def _load_inputs(
         if role is not None and not role.tabular:
             documents[ref.role] = read_document(local, filename=ref.filename)
             continue
-        with _span("pipeline.parse", job, role=ref.role):
-            loaded = read_table(
-                local, filename=ref.filename, role=ref.role, options=job.read_options
-            )
+        with _span("pipeline.parse", job, role=ref.role) as span:
+            loaded, out_of_core = _parse(job, tool, local, ref, work_dir / "working")
+            span.set_attribute("out_of_core", out_of_core)
         frames[ref.role] = loaded.frame
         infos[ref.role] = loaded.info
         local.unlink(missing_ok=True)
     return frames, infos, documents
+
+
+def _parse(
+    job: PipelineJob, tool: ToolSpec, local: Path, ref: InputRef, working: Path
+) -> tuple[Any, bool]:
+    """Parse one input: into memory when it fits the worker's budget (or the tool's agents
+    need a frame), else streaming into a Parquet working copy the agents scan out of core."""
+    from transformers.engine.budget import apply_budget, budget_from_settings
+
+    budget = job.budget or budget_from_settings()
+    if tool.out_of_core and not budget.fits_in_memory(local.stat().st_size):
+        from transformers.io.working_copy import build_working_copy, streams
+
+        if streams(local, ref.filename):
+            apply_budget(budget)
+            copy = build_working_copy(
+                local,
+                filename=ref.filename,
+                role=ref.role,
+                options=job.read_options,
+                dest_dir=working,
+            )
+            return copy, True
+    table = read_table(local, filename=ref.filename, role=ref.role, options=job.read_options)
+    return table, False
 
 
 def _agent_params(tool: ToolSpec, agent_id: str, given: dict[str, Any]) -> Any:
@@ -346,10 +382,26 @@ def _checkpoint(
         if out.path is not None:
             out.size = storage.upload_file(out.path, _output_key(job, out.name), out.content_type)
     base = f"{job.key_prefix}work/{result.agent_id}"
+    issues = result.row_level_issues
+    columnar = isinstance(issues, RowIssues) and bool(issues.blocks)
+    payload: dict[str, Any] = {
+        "result": result_to_dict(result, row_issue_cap=0 if columnar else None),
+        "column_aliases": aliases,
+    }
+    if isinstance(issues, RowIssues) and columnar:
+        # Columnar findings stay columnar: one Parquet file per block beside the result.
+        blocks = []
+        for i, block in enumerate(issues.blocks):
+            path = work_dir / f"{result.agent_id}.rows-{i}.parquet"
+            block.hits.write_parquet(path)
+            key = f"{base}.rows-{i}.parquet"
+            storage.upload_file(path, key, "application/vnd.apache.parquet")
+            path.unlink()
+            blocks.append({**dataclasses.asdict(block), "hits": key})
+        payload["result"]["row_level_issues"] = [jsonable(r) for r in issues.items]
+        payload["row_issue_blocks"] = blocks
     result_path = work_dir / f"{result.agent_id}.result.json"
-    result_path.write_text(
-        json.dumps({"result": result_to_dict(result), "column_aliases": aliases})
-    )
+    result_path.write_text(json.dumps(payload))
     storage.upload_file(result_path, f"{base}.result.json", "application/json")
     result_path.unlink()
     frame_key = None
@@ -373,7 +425,18 @@ def load_checkpoint(
     if frame_key:
         frame_path = work_dir / Path(frame_key).name
         storage.download_file(frame_key, frame_path)
-    return result_from_dict(payload["result"]), frame_path, payload.get("column_aliases", {})
+    result = result_from_dict(payload["result"])
+    if payload.get("row_issue_blocks"):
+        import polars as pl
+
+        blocks = []
+        for meta in payload["row_issue_blocks"]:
+            path = work_dir / Path(meta["hits"]).name
+            storage.download_file(meta["hits"], path)
+            blocks.append(RowIssueBlock(**{**meta, "hits": pl.read_parquet(path)}))
+            path.unlink()
+        result.row_level_issues = RowIssues(blocks, result.row_level_issues)
+    return result, frame_path, payload.get("column_aliases", {})
 
 
 def _data_output(

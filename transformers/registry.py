@@ -66,6 +66,9 @@ class ToolSpec:
     #: Chained tools that change data: the stem of the data file the pipeline hands back when
     #: an agent changed data and no agent wrote the data itself (``cleaned`` -> cleaned.csv).
     data_output: str | None = None
+    #: Its agents compute over lazy scans (``transformers.engine.scan.ScanFrame``): inputs too
+    #: large for the worker's memory budget are analysed from a Parquet working copy.
+    out_of_core: bool = False
 
     @property
     def queue_name(self) -> str:
@@ -105,6 +108,7 @@ PROFILE = ToolSpec(
     description="What is in this data and can I trust it?",
     file_roles=(PRIMARY, BASELINE),
     chained=False,
+    out_of_core=True,
     agents=(
         AgentSpec(
             "unified-profiler",

@@ -50,13 +50,18 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def result_to_dict(result: AgentResult) -> dict[str, Any]:
+def result_to_dict(result: AgentResult, *, row_issue_cap: int | None = None) -> dict[str, Any]:
+    """The result as JSON-able data; ``row_issue_cap`` keeps only the first row issues (the
+    report's sample), without building the others."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(result):
         if f.name == "frame":
             continue
         value = getattr(result, f.name)
-        if f.name == "outputs":
+        if f.name == "row_level_issues":
+            rows = value if row_issue_cap is None else value[:row_issue_cap]
+            out[f.name] = [jsonable(r) for r in rows]
+        elif f.name == "outputs":
             out[f.name] = [
                 {"name": o.name, "kind": o.kind, "content_type": o.content_type, "size": o.size}
                 for o in value

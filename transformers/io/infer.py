@@ -25,6 +25,7 @@ _DATETIME = (
     r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 _SAMPLE = 1000
+_HEAD_ROWS = 100_000
 
 
 def _all_match(values: pl.Series, pattern: str) -> bool:
@@ -126,3 +127,77 @@ def infer_types(frame: pl.DataFrame) -> pl.DataFrame:
     after = converted.null_count().row(0, named=True)
     keep = [c for c in valid if after[c] == nulls[c]]
     return frame.with_columns(converted.get_column(c) for c in keep) if keep else frame
+
+
+def infer_conversions(scan: pl.LazyFrame) -> dict[str, pl.Expr]:
+    """:func:`infer_types` over a lazy scan (the out-of-core working copy): the conversions to
+    apply, by column, found with streaming passes that hold one value per column at a time.
+
+    The same three steps: a sample proposes a candidate, a streaming ``all`` checks its shape
+    over the whole column, and a streaming null count checks that the conversion nulls nothing
+    (a column whose conversion fails, e.g. an integer beyond Int64, stays text).
+    """
+    schema = scan.collect_schema()
+    text = [c for c, t in schema.items() if t == pl.String]
+    if not text:
+        return {}
+    # The first values of each column, from the first rows (a column empty there is sampled
+    # on its own, over the whole column).
+    first = scan.head(_HEAD_ROWS).select(
+        pl.col(c).drop_nulls().head(_SAMPLE).implode() for c in text
+    )
+    heads = list(first.collect(engine="streaming").row(0))
+    for i, c in enumerate(text):
+        if not heads[i]:
+            heads[i] = (
+                scan.select(pl.col(c).drop_nulls().head(_SAMPLE).implode())
+                .collect(engine="streaming")
+                .item()
+            )
+    candidates: dict[str, str] = {}
+    for name, values in zip(text, heads, strict=True):
+        if not values:
+            continue
+        head = pl.Series(values, dtype=pl.String)
+        for kind, pattern in _CANDIDATES:
+            if _all_match(head, pattern):
+                candidates[name] = kind
+                break
+    if not candidates:
+        return {}
+    patterns = dict(_CANDIDATES)
+    checks = (
+        scan.select(
+            pl.col(c).str.contains(patterns[k]).all().alias(c) for c, k in candidates.items()
+        )
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
+    valid = {c: k for c, k in candidates.items() if checks[c]}
+    if not valid:
+        return {}
+
+    def unchanged_nulls(cols: list[str]) -> list[str]:
+        row = (
+            scan.select(
+                e
+                for i, c in enumerate(cols)
+                for e in (
+                    pl.col(c).null_count().alias(f"b{i}"),
+                    _conversion(c, valid[c]).null_count().alias(f"a{i}"),
+                )
+            )
+            .collect(engine="streaming")
+            .row(0, named=True)
+        )
+        return [c for i, c in enumerate(cols) if row[f"b{i}"] == row[f"a{i}"]]
+
+    # One column per pass: a streaming pass over many columns at once buffers them all
+    # (measured: 1.3 GB for 10 columns of 5M rows, 0.13 GB for one).
+    keep: list[str] = []
+    for c in valid:
+        try:
+            keep += unchanged_nulls([c])
+        except pl.exceptions.PolarsError:
+            continue  # e.g. an integer beyond Int64: the column stays text
+    return {c: _conversion(c, valid[c]).alias(c) for c in keep}

@@ -35,9 +35,8 @@ def _rank(value: str, order: tuple[str, ...]) -> int:
 
 
 def _agent_entry(result: AgentResult, spec_title: str | None) -> dict[str, Any]:
-    entry = result_to_dict(result)
+    entry = result_to_dict(result, row_issue_cap=ROW_ISSUE_CAP)
     total = len(result.row_level_issues)
-    entry["row_level_issues"] = entry["row_level_issues"][:ROW_ISSUE_CAP]
     entry["row_level_issues_total"] = total
     entry["row_level_issues_truncated"] = total > ROW_ISSUE_CAP
     changes = len(result.changes)

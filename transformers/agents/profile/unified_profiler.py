@@ -87,7 +87,8 @@ from transformers.contract import (
     Alert,
     Issue,
     Recommendation,
-    RowIssue,
+    RowIssueBlock,
+    RowIssues,
     SummaryItem,
 )
 from transformers.io import formats
@@ -185,11 +186,24 @@ def _top_exprs(p: str, c: str, top_n: int, has_nan: bool, distinct: bool) -> lis
     # arbitrary rows
     v = pl.col(c).drop_nulls()
     vc = (v.drop_nans() if has_nan else v).value_counts(name="count")
-    by = [vc.struct.field("count"), vc.struct.field(c)]
-    exprs = [vc.top_k_by(by, top_n, reverse=[False, True]).implode().alias(p + "top")]
+    exprs = [_top_of(vc.implode(), c, top_n).alias(p + "top")]
     if distinct:
         exprs.append(vc.len().alias(p + "distinct"))
     return exprs
+
+
+def _top_of(counts: pl.Expr, field: str, n: int) -> pl.Expr:
+    """The ``n`` most frequent of an imploded ``value_counts`` (ties: the smallest value).
+
+    Sorted inside ``list.eval``, where the counts and the values are one materialised list:
+    ``value_counts``' order is not stable between evaluations, and a lazy plan (a scan of the
+    working copy) may evaluate ``vc`` and ``vc.struct.field(...)`` separately, pairing counts
+    with the wrong values."""
+    e = pl.element()
+    ranked = e.sort_by(
+        [e.struct.field("count"), e.struct.field(field)], descending=[True, False]
+    ).head(n)
+    return counts.list.eval(ranked).explode().implode()
 
 
 def _pattern_exprs(sample: pl.DataFrame, string_cols: list[str]) -> list[pl.Expr]:
@@ -206,8 +220,7 @@ def _pattern_exprs(sample: pl.DataFrame, string_cols: list[str]) -> list[pl.Expr
             .alias("pattern")
         )
         vc = pat.value_counts(name="count")
-        by = [vc.struct.field("count"), vc.struct.field("pattern")]
-        exprs.append(vc.top_k_by(by, 5, reverse=[False, True]).implode().alias(f"{j}"))
+        exprs.append(_top_of(vc.implode(), "pattern", 5).alias(f"{j}"))
     return exprs
 
 
@@ -397,7 +410,7 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
         profiles[c] = prof
 
     # -- pass 3: IQR outliers, counted in one select; row ids only where there are some -----
-    outlier_rows: list[RowIssue] = []
+    outlier_rows: list[RowIssueBlock] = []
     if bounds:
         conds = {
             c: _outlier_cond(c, schema[c], lo, hi, c in with_nan) for c, (lo, hi) in bounds.items()
@@ -415,17 +428,17 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
                 lo, hi = bounds[c]
                 tail = f" outside IQR bounds [{lo:.6g}, {hi:.6g}]"
                 hits = _hits(frame, cond, c)
-                outlier_rows += _row_issues(hits, c, "outlier", "low", f"{c}=", tail)
+                outlier_rows.append(RowIssueBlock(hits, c, "outlier", "low", f"{c}=", tail))
     for c in cols:
         profiles[c].setdefault("outlier_count", 0)
 
-    mismatch_rows: list[RowIssue] = []
+    mismatch_rows: list[RowIssueBlock] = []
     for c, dominant in mismatch_cols.items():
         st = pl.col(c).cast(pl.String)
         pattern = _NUMBER_RE if dominant == "number" else _ISO_DATE_RE
         bad = _hits(frame, ~st.str.contains(r"^\s*$") & ~st.str.contains(pattern), c)
         tail = f"' is not a {dominant} like most values of this column"
-        mismatch_rows += _row_issues(bad, c, "type_mismatch", "medium", f"{c}: '", tail)
+        mismatch_rows.append(RowIssueBlock(bad, c, "type_mismatch", "medium", f"{c}: '", tail))
 
     # -- PII hints on a sample: one screening select, full detection only for candidates -----
     pii_sample = _sample_rows(frame, PII_SAMPLE)
@@ -452,7 +465,7 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
         score = None
     letter = grade(score)
 
-    result.row_level_issues = outlier_rows + mismatch_rows
+    result.row_level_issues = RowIssues(outlier_rows + mismatch_rows)
     result.data = {
         "columns": profiles,
         "row_count": n,
@@ -496,19 +509,6 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
 def _hits(frame: pl.DataFrame, cond: pl.Expr, c: str) -> pl.DataFrame:
     """Row id and value of the rows where ``cond`` holds (only these two columns are filtered)."""
     return frame.lazy().select(ROW_ID, c).filter(cond).collect()
-
-
-def _row_issues(
-    hits: pl.DataFrame, c: str, issue_type: str, severity: str, head: str, tail: str
-) -> list[RowIssue]:
-    """One RowIssue per row of ``hits`` (real row ids), built from two lists, not row tuples;
-    the message is ``head + str(value) + tail``."""
-    ids = hits.get_column(ROW_ID).to_list()
-    values = hits.get_column(c).to_list()
-    return [
-        RowIssue(rid, c, issue_type, severity, v, f"{head}{v}{tail}")
-        for rid, v in zip(ids, values, strict=True)
-    ]
 
 
 def _outlier_cond(c: str, dtype: pl.DataType, lo: float, hi: float, has_nan: bool) -> pl.Expr:
