@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
@@ -74,10 +74,25 @@ async def parse_multipart(request: Request, max_bytes: int) -> FormData:
 
 @dataclass
 class Received:
+    """A file spooled in full (``tasks.intake.Spooled``)."""
+
     path: Path
     size: int
     sha256: str
     head: bytes
+
+    async def store(self, storage: Storage, key: str) -> None:
+        """Upload to ``key`` (multipart above the threshold); the spool file goes either way."""
+        try:
+            await run_in_threadpool(storage.upload_file, self.path, key, None)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the spool file (and give its bytes back to the cap)."""
+        if self.path.exists():
+            self.path.unlink(missing_ok=True)
+            SPOOL.release(self.size)
 
 
 class SpoolFull(DependencyUnavailableError):
@@ -189,15 +204,56 @@ async def spool(chunks: AsyncIterator[bytes], max_bytes: int) -> Received:
     return Received(path, size, digest.hexdigest(), head)
 
 
-def discard(received: Received) -> None:
-    """Remove a spool file (and give its bytes back to the cap)."""
-    if received.path.exists():
-        received.path.unlink(missing_ok=True)
-        SPOOL.release(received.size)
+async def iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(1024 * 1024):
+        yield chunk
 
 
-async def store(storage: Storage, received: Received, key: str) -> None:
-    try:
-        await run_in_threadpool(storage.upload_file, received.path, key, None)
-    finally:
-        discard(received)
+class RequestFile:
+    """The body of ``PUT /v1/tasks/{id}/files/{role}`` (``tasks.intake.IncomingFile``): the raw
+    bytes, named by ``?filename=``, or a ``multipart/form-data`` body with a ``file`` field
+    (parsed with the whole body capped at ``max_body``), named by ``?filename=`` or the part's
+    own name."""
+
+    def __init__(self, request: Request, filename: str | None, max_body: int) -> None:
+        self._request = request
+        self._filename = filename
+        self._max_body = max_body
+        self._form: FormData | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def open(self) -> str | None:
+        if not self._request.headers.get("content-type", "").startswith("multipart/form-data"):
+            self._chunks = self._request.stream()
+            return self._filename
+        self._form = await parse_multipart(self._request, self._max_body)
+        upload = self._form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise MissingFileField("Send the file in a 'file' form field")
+        self._chunks = iter_upload(upload)
+        return self._filename or upload.filename
+
+    async def spool(self, max_bytes: int) -> Received:
+        assert self._chunks is not None, "open() first"
+        return await spool(self._chunks, max_bytes)
+
+    async def close(self) -> None:
+        if self._form is not None:
+            await self._form.close()
+
+
+class FormFile:
+    """One file part of an already parsed form (the one-shot create; the form is closed by
+    whoever parsed it)."""
+
+    def __init__(self, upload: UploadFile) -> None:
+        self._upload = upload
+
+    async def open(self) -> str | None:
+        return self._upload.filename
+
+    async def spool(self, max_bytes: int) -> Received:
+        return await spool(iter_upload(self._upload), max_bytes)
+
+    async def close(self) -> None:
+        return None

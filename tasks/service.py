@@ -1,9 +1,12 @@
 """The task domain: create, attach files, process (lock, adopt presigned uploads, verify,
-estimate, hold, enqueue), cancel, finish, delete. Used by the gateway; services flush, the
-request boundary commits."""
+estimate, hold, enqueue), cancel, finish, delete, and the reads that need storage (report,
+outputs). Used by the gateway and the workers; services flush, the request boundary commits
+(:func:`snapshot`, polled by the event stream, reads in a transaction of its own). The flows
+that span an upload, and so own their transactions, are ``tasks.intake``'s."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -12,13 +15,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from billing import service as billing
-from core.db import utcnow
-from core.errors import AppError, DependencyUnavailableError
+from core.db import session_scope, utcnow
+from core.errors import AppError, ConflictError, DependencyUnavailableError
+from core.settings import get_settings
 from core.storage import Storage, input_key, task_prefix
 from core.telemetry import stage
 from tasks import files, lifecycle, repository
 from tasks.exceptions import MissingFile, QuotaExceeded, UnknownRole
 from tasks.models import AgentRun, Task, TaskFile, TaskStatus
+from tasks.presenters import task_out
+from tasks.schemas import OutputOut, TaskOut
 from tenants.models import Plan
 from transformers.registry import get_tool, resolve_request
 from workers.enqueue import enqueue_processing
@@ -272,8 +278,10 @@ def process_task(session: Session, task: Task, plan: Plan) -> Task:
     return task
 
 
-def cancel_task(session: Session, task: Task) -> Task:
-    """CREATED/QUEUED end at once (hold released); PROCESSING stops between agents."""
+def cancel_task(session: Session, tenant_id: str, task_id: str) -> Task:
+    """CREATED/QUEUED end at once (hold released); PROCESSING stops between agents. 404 for
+    another tenant's task, 409 for one that has ended."""
+    task = repository.get_task(session, tenant_id, task_id, lock=True)
     lifecycle.ensure(task, lifecycle.CANCELLABLE, "cancel")
     if task.status == TaskStatus.PROCESSING:
         task.cancel_requested = True
@@ -313,14 +321,56 @@ def finish(
         enqueue_callback(session, task.id)
 
 
-def delete_task(session: Session, task: Task, storage: Storage) -> None:
+def delete_task(session: Session, tenant_id: str, task_id: str, storage: Storage) -> None:
     """Refuses a QUEUED or PROCESSING task; removes the row first (flushed) so that a failure
     leaves files without a row rather than a row pointing at deleted files."""
+    task = repository.get_task(session, tenant_id, task_id, lock=True)
     lifecycle.ensure(task, lifecycle.DELETABLE, "delete")
     prefix = task_prefix(task.tenant_id, task.id)
     session.delete(task)
     session.flush()
     storage.delete_prefix(prefix)
+
+
+def report(session: Session, tenant_id: str, task_id: str, storage: Storage) -> bytes:
+    """The task's JSON report; 409 ``REPORT_NOT_READY`` (``details.status``) before it has
+    one, and for a task that failed before producing one."""
+    task = repository.get_task(session, tenant_id, task_id)
+    if not task.report_key:
+        raise ConflictError(
+            f"The task is {task.status}; its report is not available",
+            code="REPORT_NOT_READY",
+            details={"status": task.status},
+        )
+    return storage.get_bytes(task.report_key)
+
+
+def outputs(session: Session, tenant_id: str, task_id: str, storage: Storage) -> list[OutputOut]:
+    """The task's output files by name, each with a presigned GET URL for that one object."""
+    task = repository.get_task(session, tenant_id, task_id)
+    expires = get_settings().s3_presign_expiry_seconds
+    at = utcnow() + dt.timedelta(seconds=expires)
+    return [
+        OutputOut(
+            name=o.name,
+            kind=o.kind,
+            size=o.size,
+            url=storage.presign_get(o.key, expires, o.name),
+            expires_at=at,
+        )
+        for o in sorted(task.outputs, key=lambda o: o.name)
+    ]
+
+
+def snapshot(tenant_id: str, task_id: str) -> TaskOut | None:
+    """The task as ``GET /v1/tasks/{id}`` shows it, read in a short transaction of its own
+    (the event stream polls it); None once the task is gone or was never the tenant's."""
+    with session_scope() as session:
+        try:
+            task = repository.get_task(session, tenant_id, task_id)
+        except AppError:
+            return None
+        return task_out(task)
 
 
 def sha256_of_object(storage: Storage, key: str) -> str:

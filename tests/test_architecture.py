@@ -101,3 +101,76 @@ def test_tenant_filters_are_written_only_in_repository_modules() -> None:
             ):
                 wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert wrong == [], "tenant filters outside tenants/repository.py: " + ", ".join(wrong)
+
+
+#: Modules that keep HTTP only: parse, call the domain, shape the answer.
+HTTP_ONLY = ("gateway/routers/tasks.py",)
+#: What only the domain does: statements, transactions, the S3 key layout.
+_DOMAIN_CALLS = {
+    "select",
+    "insert",
+    "update",
+    "session_scope",
+    "get_sessionmaker",
+    "get_storage",
+    "input_key",
+    "task_prefix",
+}
+_SESSION_METHODS = {"execute", "scalars", "scalar", "get", "add", "delete", "flush", "commit"}
+
+
+def _storage_methods() -> set[str]:
+    """Every public method of the storage client (read from core/storage.py's ``Storage``)."""
+    tree = ast.parse((ROOT / "core" / "storage.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Storage")
+    return {
+        f.name
+        for f in cls.body
+        if isinstance(f, ast.FunctionDef) and not f.name.startswith("_") and f.name != "read"
+    }
+
+
+def test_the_task_router_leaves_the_database_and_storage_to_the_task_domain() -> None:
+    """The task routes hand ``session`` and ``storage`` to ``tasks.service`` /
+    ``tasks.intake`` and never use them themselves: no import of SQLAlchemy or the session
+    factory, no statement, no transaction, no storage call, no S3 key built here."""
+    storage_methods = _storage_methods()
+    assert {"head", "presign_get", "upload_file", "get_bytes"} <= storage_methods
+    wrong = []
+    for rel in HTTP_ONLY:
+        tree = ast.parse((ROOT / rel).read_text(), rel)
+        # Calls on an imported module (``intake.upload_file``) or a router's decorators
+        # (``router.delete``) are not storage calls.
+        not_storage = {
+            (a.asname or a.name).split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+            for a in n.names
+        } | {"router", "callbacks_router"}
+        for node in ast.walk(tree):
+            where = f"{rel}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                wrong += [
+                    f"{where} imports {m}"
+                    for m in modules
+                    if m.split(".")[0] == "sqlalchemy" or m == "core.db"
+                ]
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in _DOMAIN_CALLS:
+                wrong.append(f"{where} calls {func.id}()")
+            if isinstance(func, ast.Attribute):
+                receiver = func.value.id if isinstance(func.value, ast.Name) else ""
+                if func.attr in _DOMAIN_CALLS or (
+                    receiver == "session" and func.attr in _SESSION_METHODS
+                ):
+                    wrong.append(f"{where} calls {receiver}.{func.attr}()")
+                elif receiver not in not_storage and func.attr in storage_methods:
+                    wrong.append(f"{where} calls {receiver}.{func.attr}() (storage)")
+    assert wrong == [], "\n".join(wrong)

@@ -49,7 +49,7 @@ def release(record_id: str) -> bool:
             return False
     task_id = pending.get("task_id")
     if task_id:
-        from workers.cleanup import discard_task
+        from tasks.intake import discard_task
 
         discard_task(tenant_id, str(task_id))
     log.warning("idempotency.released record_id=%s task_id=%s", record_id, task_id)

@@ -38,6 +38,14 @@ def enqueue_callback(session: Session, task_id: str) -> None:
     send_after_commit(session, PendingSend(CALLBACK_TASK, (task_id,), MAINTENANCE_QUEUE))
 
 
+def enqueue_deletion(session: Session, prefix: str) -> None:
+    """Delete the objects under ``prefix`` later, retried until S3 answers (the maintenance
+    queue's ``agensium.delete_objects``)."""
+    from workers.queues import DELETE_OBJECTS_TASK, MAINTENANCE_QUEUE
+
+    send_after_commit(session, PendingSend(DELETE_OBJECTS_TASK, (prefix,), MAINTENANCE_QUEUE))
+
+
 def send_now(send: PendingSend) -> None:
     from workers.app import app
 

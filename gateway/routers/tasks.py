@@ -3,58 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from core.db import session_scope, utcnow
-from core.errors import (
-    AppError,
-    BadRequestError,
-    ConflictError,
-    DependencyUnavailableError,
-    ValidationFailedError,
-)
+from core.errors import BadRequestError, ValidationFailedError
 from core.settings import get_settings
-from core.storage import Storage, input_key
+from core.storage import Storage
 from gateway import idempotency, uploads
-from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep
+from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep, get_plan
 from gateway.errors import responses
 from gateway.idempotency import idempotent
-from tasks import files, repository, service
-from tasks.models import FINAL_STATUSES, Task, TaskStatus
+from tasks import files, intake, repository, service
+from tasks.models import FINAL_STATUSES, TaskStatus
 from tasks.presenters import task_out
 from tasks.schemas import (
     CallbackSecretOut,
     CallbackSecretRotated,
     FileUploaded,
     OutputOut,
-    PresignedPost,
     ProcessAccepted,
     TaskCreate,
     TaskCreated,
     TaskOut,
     TaskPage,
-    UploadSlot,
 )
-from tenants import service as tenants
-from tenants.models import Plan, Tenant
 from tenants.schemas import Principal
-from transformers.registry import FileRole, get_tool
+from transformers.registry import get_tool
 from workers import faults
-from workers.callbacks import rotate_secret, signing_secrets, validate_callback_url
-from workers.cleanup import discard_task
-
-log = logging.getLogger(__name__)
+from workers.callbacks import rotate_secret, signing_secrets
 
 # 401 (no or bad key), 429 (rate limit, every route) and 503 (a dependency is down) can answer
 # any task call.
@@ -75,70 +58,6 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Replays the first response for 24 h."),
 ]
-
-
-def _upload_slots(
-    task: Task, storage: Storage, filenames: dict[str, str] | None, max_bytes: int
-) -> dict[str, UploadSlot]:
-    tool = get_tool(task.tool_id)
-    expires = get_settings().s3_presign_expiry_seconds
-    at = utcnow() + dt.timedelta(seconds=expires)
-    slots = {}
-    for role in tool.file_roles:
-        name = files.clean_filename((filenames or {}).get(role.name), role.name)
-        key = input_key(task.tenant_id, task.id, role.name, name)
-        post = storage.presign_post(key, expires, max_bytes)
-        slots[role.name] = UploadSlot(
-            url=storage.presign_put(key, expires),
-            post=PresignedPost(url=post["url"], fields=post["fields"], max_bytes=max_bytes),
-            expires_at=at,
-        )
-    return slots
-
-
-def _create(
-    session: Session, principal: Principal, body: TaskCreate, storage: Storage
-) -> TaskCreated:
-    if body.callback_url:
-        validate_callback_url(body.callback_url)
-    tool = get_tool(body.tool_id)
-    unknown = [r for r in (body.filenames or {}) if tool.role(r) is None]
-    if unknown:
-        raise ValidationFailedError(
-            f"Tool '{tool.tool_id}' has no file role {unknown[0]!r}",
-            code="UNKNOWN_ROLE",
-            details={"roles": [r.name for r in tool.file_roles]},
-        )
-    assert principal.tenant_id is not None
-    task = service.create_task(
-        session,
-        principal.tenant_id,
-        body.tool_id,
-        body.agents,
-        body.parameters,
-        options={
-            "on_bad_lines": body.on_bad_lines,
-            "sheet": body.sheet,
-            "filenames": body.filenames or {},
-        },
-        callback_url=body.callback_url,
-        max_attempts=get_settings().task_max_attempts,
-    )
-    return TaskCreated(
-        task_id=task.id,
-        status=task.status,
-        tool_id=task.tool_id,
-        agents=list(task.agents),
-        uploads=_upload_slots(task, storage, body.filenames, _max_file_bytes(session, task)),
-    )
-
-
-def _max_file_bytes(session: Session, task: Task) -> int:
-    """The plan's file cap, read in the request's own transaction (a second one would wait on
-    SQLite's write lock that this request already holds)."""
-    tenant = session.get(Tenant, task.tenant_id)
-    assert tenant is not None
-    return int(tenant.plan.max_file_bytes)
 
 
 _CREATE_BODY = {
@@ -197,6 +116,7 @@ async def create_task(
     ``INVALID_CALLBACK_URL``. JSON bodies over 1 MB are 413. Honours ``Idempotency-Key``.
     """
     assert principal.tenant_id is not None
+    tenant_id = principal.tenant_id
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         return await _one_shot(request, principal, storage, idempotency_key)
@@ -204,15 +124,10 @@ async def create_task(
     body = _parse(TaskCreate, raw)
 
     async def run() -> tuple[int, dict[str, Any]]:
-        def work() -> dict[str, Any]:
-            with session_scope() as session:
-                return _create(session, principal, body, storage).model_dump(mode="json")
+        created = await run_in_threadpool(intake.create, tenant_id, body, storage)
+        return 201, created.model_dump(mode="json")
 
-        return 201, await run_in_threadpool(work)
-
-    status, out, replayed = await idempotent(
-        principal.tenant_id, idempotency_key, "POST /v1/tasks", raw, run
-    )
+    status, out, replayed = await idempotent(tenant_id, idempotency_key, "POST /v1/tasks", raw, run)
     return JSONResponse(
         out, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
     )
@@ -254,10 +169,11 @@ def _parse(model: type[TaskCreate], raw: Any) -> TaskCreate:
 async def _one_shot(
     request: Request, principal: Principal, storage: Storage, idem: str | None
 ) -> Response:
-    """multipart: spec (JSON) + a file per role + process=true. All or nothing: if an upload
-    or the processing fails, the task and its files are removed before the error is sent."""
+    """multipart: spec (JSON) + a file per role + process=true, all or nothing
+    (``tasks.intake.create_with_files``)."""
     assert principal.tenant_id is not None
-    plan = await run_in_threadpool(_plan_of, principal)
+    tenant_id = principal.tenant_id
+    plan = await run_in_threadpool(get_plan, principal)
     form = await uploads.parse_multipart(request, plan.max_file_bytes * 4 + 1024 * 1024)
     try:
         spec = form.get("spec")
@@ -273,52 +189,25 @@ async def _one_shot(
             ) from None
         body = _parse(TaskCreate, raw)
         do_process = str(form.get("process", "false")).lower() in ("1", "true", "yes")
-        tool = get_tool(body.tool_id)
         parts = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
         parts.pop("spec", None)
-        unknown = [k for k in parts if tool.role(k) is None]
-        if unknown:
-            raise ValidationFailedError(
-                f"Tool '{tool.tool_id}' has no file role {unknown[0]!r}",
-                code="UNKNOWN_ROLE",
-                details={"role": unknown[0][:64], "roles": [r.name for r in tool.file_roles]},
-            )
+        intake.check_file_roles(body.tool_id, parts)
         idem_body = {"spec": raw, "files": sorted(parts), "process": do_process}
 
         async def run() -> tuple[int, dict[str, Any]]:
-            def create() -> TaskCreated:
-                with session_scope() as session:
-                    return _create(session, principal, body, storage)
-
-            created = await run_in_threadpool(create)
-            try:
-                # If this gateway dies from here on, the key's next user removes the task.
-                await run_in_threadpool(idempotency.note_pending, created.task_id)
-                faults.checkpoint("one_shot_created")
-                for role_name, upload in parts.items():
-                    await _receive(
-                        principal,
-                        created.task_id,
-                        role_name,
-                        upload.filename,
-                        _iter_upload(upload),
-                        storage,
-                        plan,
-                    )
-                out = created.model_dump(mode="json")
-                if do_process:
-                    accepted = await run_in_threadpool(
-                        _process_sync, principal, created.task_id, storage
-                    )
-                    out["status"] = accepted.status
-                    out["credits_held"] = accepted.credits_held
-            except BaseException as exc:
-                await run_in_threadpool(_discard, principal, created.task_id, exc)
-                raise
-            return 201, out
+            created = await intake.create_with_files(
+                tenant_id,
+                body,
+                {role: uploads.FormFile(upload) for role, upload in parts.items()},
+                process_now=do_process,
+                plan=plan,
+                storage=storage,
+                on_created=_note_created,
+            )
+            return 201, created.model_dump(mode="json")
 
         status, out, replayed = await idempotent(
-            principal.tenant_id, idem, "POST /v1/tasks (multipart)", idem_body, run
+            tenant_id, idem, "POST /v1/tasks (multipart)", idem_body, run
         )
     finally:
         await form.close()
@@ -327,96 +216,10 @@ async def _one_shot(
     )
 
 
-def _discard(principal: Principal, task_id: str, cause: BaseException) -> None:
-    """Undo a failed one-shot create; never raises, so the client gets the original error.
-    The row goes even when S3 is down (its objects are then deleted later: workers/cleanup)."""
-    assert principal.tenant_id is not None
-    storage_down = isinstance(cause, DependencyUnavailableError)
-    try:
-        discard_task(principal.tenant_id, task_id, storage_down=storage_down)
-    except Exception:
-        log.exception("task.discard_failed task_id=%s", task_id)
-
-
-async def _iter_upload(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(1024 * 1024):
-        yield chunk
-
-
-def _plan_of(principal: Principal) -> Plan:
-    assert principal.tenant_id is not None
-    return tenants.plan_of(principal.tenant_id, principal.plan_id)
-
-
-def _check_slot(
-    principal: Principal, task_id: str, role: str, filename: str
-) -> tuple[str, FileRole]:
-    """404 for a task that is not the caller's, 422 for a role the tool lacks, 409 unless the
-    task is CREATED; answers the S3 key and the role. Checked before the body is read."""
-    assert principal.tenant_id is not None
-    with session_scope() as session:
-        task = repository.get_task(session, principal.tenant_id, task_id)
-        _, key = service.file_slot(task, role, filename)
-        spec = get_tool(task.tool_id).role(role)
-    assert spec is not None
-    return key, spec
-
-
-async def _receive(
-    principal: Principal,
-    task_id: str,
-    role: str,
-    filename: str | None,
-    chunks: AsyncIterator[bytes],
-    storage: Storage,
-    plan: Plan,
-) -> FileUploaded:
-    assert principal.tenant_id is not None
-    name = files.clean_filename(filename, role)
-    key, role_spec = await run_in_threadpool(_check_slot, principal, task_id, role, name)
-    received = await uploads.spool(chunks, plan.max_file_bytes)
-    try:
-        fmt = files.check_content(received.size, received.head, name, role_spec)
-    except BaseException:
-        uploads.discard(received)
-        raise
-    await uploads.store(storage, received, key)
-
-    def record() -> None:
-        assert principal.tenant_id is not None
-        with session_scope() as session:
-            task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
-            service.file_slot(task, role, name)  # still CREATED?
-            previous = task.file(role)
-            if previous is not None and previous.key != key:
-                storage.delete(previous.key)  # a re-upload under another name replaces it
-            service.record_file(
-                session, task, role, name, key, size=received.size, sha256=received.sha256, fmt=fmt
-            )
-
-    try:
-        await run_in_threadpool(record)
-    except AppError:
-        # The task was processed, cancelled or deleted meanwhile: leave no orphan object.
-        await run_in_threadpool(_delete_if_unrecorded, principal, task_id, role, key, storage)
-        raise
-    return FileUploaded(
-        role=role, filename=name, size=received.size, sha256=received.sha256, format=fmt
-    )
-
-
-def _delete_if_unrecorded(
-    principal: Principal, task_id: str, role: str, key: str, storage: Storage
-) -> None:
-    assert principal.tenant_id is not None
-    with session_scope() as session:
-        try:
-            task = repository.get_task(session, principal.tenant_id, task_id)
-        except AppError:
-            task = None
-        recorded = task is not None and any(f.key == key for f in task.files)
-    if not recorded:
-        storage.delete(key)
+def _note_created(task_id: str) -> None:
+    """If this gateway dies from here on, the Idempotency-Key's next user removes the task."""
+    idempotency.note_pending(task_id)
+    faults.checkpoint("one_shot_created")
 
 
 @router.put(
@@ -461,44 +264,22 @@ async def upload_file(
     ``UNSUPPORTED_FORMAT`` when the content is not a format the role accepts (judged by the
     bytes, not the extension), 422 ``EMPTY_FILE``, 422 ``UNKNOWN_ROLE``, 409 ``INVALID_STATE``
     unless the task is CREATED. Answers the stored name, size, SHA-256 and format."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > plan.max_file_bytes + 64 * 1024:
-        raise files.too_large(plan.max_file_bytes)
-    await run_in_threadpool(
-        _check_slot, principal, task_id, role, files.clean_filename(filename, role)
-    )
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await uploads.parse_multipart(request, plan.max_file_bytes + 64 * 1024)
-        try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise uploads.MissingFileField("Send the file in a 'file' form field")
-            return await _receive(
-                principal,
-                task_id,
-                role,
-                filename or upload.filename,
-                _iter_upload(upload),
-                storage,
-                plan,
-            )
-        finally:
-            await form.close()
-    return await _receive(principal, task_id, role, filename, request.stream(), storage, plan)
-
-
-def _process_sync(principal: Principal, task_id: str, storage: Storage) -> ProcessAccepted:
-    """The plan from its cache, one transaction for the rules (``tasks.service.start_processing``);
-    the message is published after the commit (``workers.enqueue``)."""
     assert principal.tenant_id is not None
-    plan = tenants.plan_of(principal.tenant_id, principal.plan_id)
-    with session_scope() as session:
-        task = service.start_processing(session, principal.tenant_id, task_id, plan, storage)
-        accepted = ProcessAccepted(
-            task_id=task.id, status=task.status, credits_held=task.credits_held
-        )
-        # session_scope commits here ("gateway.commit"); the publish follows the commit.
-    return accepted
+    # The envelope: a declared body past the cap (the plan's file limit and room for a
+    # multipart form's headers) is refused before anything is read.
+    envelope = plan.max_file_bytes + 64 * 1024
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > envelope:
+        raise files.too_large(plan.max_file_bytes)
+    return await intake.upload_file(
+        principal.tenant_id,
+        task_id,
+        role,
+        filename,
+        uploads.RequestFile(request, filename, envelope),
+        storage,
+        plan,
+    )
 
 
 @router.post(
@@ -519,13 +300,16 @@ async def process_task(
     ``QUOTA_EXCEEDED`` over the plan's concurrency. Concurrent calls queue the task once.
     Honours ``Idempotency-Key``."""
     assert principal.tenant_id is not None
+    tenant_id = principal.tenant_id
 
     async def run() -> tuple[int, dict[str, Any]]:
-        accepted = await run_in_threadpool(_process_sync, principal, task_id, storage)
+        accepted = await run_in_threadpool(
+            intake.process, tenant_id, principal.plan_id, task_id, storage
+        )
         return 202, accepted.model_dump(mode="json")
 
     status, out, replayed = await idempotent(
-        principal.tenant_id, idempotency_key, f"POST /v1/tasks/{task_id}/process", {}, run
+        tenant_id, idempotency_key, f"POST /v1/tasks/{task_id}/process", {}, run
     )
     return JSONResponse(
         out, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
@@ -574,12 +358,8 @@ async def task_events(task_id: str, principal: TenantDep, request: Request) -> R
     tenant_id = principal.tenant_id
 
     def snapshot() -> dict[str, Any] | None:
-        with session_scope() as session:
-            try:
-                task = repository.get_task(session, tenant_id, task_id)
-            except AppError:
-                return None  # deleted while watched
-            return task_out(task).model_dump(mode="json")
+        task = service.snapshot(tenant_id, task_id)
+        return None if task is None else task.model_dump(mode="json")  # None: deleted
 
     first = await run_in_threadpool(snapshot)
     if first is None:
@@ -631,14 +411,8 @@ def get_report(
     """The task's report once it has ended with one; 409 ``REPORT_NOT_READY`` (with
     ``details.status``) before that, and for a task that failed before producing one."""
     assert principal.tenant_id is not None
-    task = repository.get_task(session, principal.tenant_id, task_id)
-    if not task.report_key:
-        raise ConflictError(
-            f"The task is {task.status}; its report is not available",
-            code="REPORT_NOT_READY",
-            details={"status": task.status},
-        )
-    return Response(storage.get_bytes(task.report_key), media_type="application/json")
+    report = service.report(session, principal.tenant_id, task_id, storage)
+    return Response(report, media_type="application/json")
 
 
 @router.get(
@@ -654,19 +428,7 @@ def get_outputs(
     hour by default); each URL is signed for that one object, so it cannot fetch another. Empty
     until the task has ended."""
     assert principal.tenant_id is not None
-    task = repository.get_task(session, principal.tenant_id, task_id)
-    expires = get_settings().s3_presign_expiry_seconds
-    at = utcnow() + dt.timedelta(seconds=expires)
-    return [
-        OutputOut(
-            name=o.name,
-            kind=o.kind,
-            size=o.size,
-            url=storage.presign_get(o.key, expires, o.name),
-            expires_at=at,
-        )
-        for o in sorted(task.outputs, key=lambda o: o.name)
-    ]
+    return service.outputs(session, principal.tenant_id, task_id, storage)
 
 
 @router.post(
@@ -680,9 +442,7 @@ def cancel_task(task_id: str, principal: TenantDep, session: SessionDep) -> Task
     stops after its current agent (the answer still says ``PROCESSING``; watch it end).
     Agents that finished stay charged, the rest is released. 409 for a task that has ended."""
     assert principal.tenant_id is not None
-    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
-    service.cancel_task(session, task)
-    return task_out(task)
+    return task_out(service.cancel_task(session, principal.tenant_id, task_id))
 
 
 @router.delete(
@@ -698,8 +458,7 @@ def delete_task(
     """Delete a task with all its files (inputs, outputs, checkpoints); 409 ``INVALID_STATE``
     while it is QUEUED or PROCESSING (cancel it first)."""
     assert principal.tenant_id is not None
-    task = repository.get_task(session, principal.tenant_id, task_id, lock=True)
-    service.delete_task(session, task, storage)
+    service.delete_task(session, principal.tenant_id, task_id, storage)
     return Response(status_code=204)
 
 

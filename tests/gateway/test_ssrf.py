@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import tasks.callback_url as guard
 import workers.callbacks as callbacks
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
@@ -114,7 +115,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             raise OSError(f"{host} does not resolve")
         return [ipaddress.ip_address(a) for a in table[host]]
 
-    monkeypatch.setattr(callbacks, "_resolve", resolve)
+    monkeypatch.setattr(guard, "_resolve", resolve)
     return table
 
 
@@ -230,9 +231,9 @@ def test_the_connection_goes_to_the_checked_address_with_the_host_kept(
 
     try:
         url = f"http://hooks.local.test:{port}/hook"
-        target = callbacks.check_url(url)
+        target = guard.check_url(url)
         assert target.allow_listed
-        monkeypatch.setattr(callbacks, "_resolve", resolve)
+        monkeypatch.setattr(guard, "_resolve", resolve)
         from core.db import session_scope
         from tasks.models import Task
 
@@ -308,4 +309,4 @@ def test_redirects_are_not_followed(tenant, platform):
     ],
 )
 def test_is_public_unwraps_embedded_addresses(address, public):
-    assert callbacks.is_public(ipaddress.ip_address(address)) is public
+    assert guard.is_public(ipaddress.ip_address(address)) is public
