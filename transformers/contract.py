@@ -92,8 +92,9 @@ class RowIssueBlock:
     """Row issues of one column and kind, held as two columns of a frame (``__row_id__`` and
     the value), not as Python objects: a block of a million outliers is two arrays."""
 
-    hits: Any  # pl.DataFrame with ROW_ID and ``column``
-    column: str
+    hits: Any  # pl.DataFrame with ROW_ID and ``column`` (only ROW_ID for a row finding)
+    #: None for findings about a whole row (no value): the message is then ``head + tail``.
+    column: str | None
     issue_type: str
     severity: str
     #: The message of a row is ``head + str(value) + tail``.
@@ -108,6 +109,11 @@ class RowIssueBlock:
         for offset in range(0, len(self), step):
             part = self.hits.slice(offset, step)
             ids = part.get_column(ROW_ID).to_list()
+            if self.column is None:
+                message = self.head + self.tail
+                for rid in ids:
+                    yield RowIssue(rid, None, self.issue_type, self.severity, None, message)
+                continue
             values = part.get_column(self.column).to_list()
             for rid, v in zip(ids, values, strict=True):
                 yield RowIssue(

@@ -23,6 +23,8 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from transformers.engine.budget import Budget
+
 _POS = "__scan_pos__"
 
 
@@ -50,8 +52,11 @@ class ScanFrame:
     """A Parquet file read lazily (see module doc). Immutable: agents that change data return
     new in-memory frames, which this does not pretend to be."""
 
-    def __init__(self, path: Path, *, rows: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, rows: int | None = None, budget: Budget | None = None
+    ) -> None:
         self.path = Path(path)
+        self.budget = budget
         meta = pq.read_metadata(self.path)
         self._height = int(meta.num_rows if rows is None else rows)
         self._schema = pl.Schema(pl.read_parquet_schema(self.path))
@@ -110,6 +115,20 @@ class ScanFrame:
         height = max((s.len() for s in columns), default=0)
         # As in ``DataFrame.select``, a one-row result (an aggregate) broadcasts.
         return pl.DataFrame([s if s.len() == height else s.gather([0] * height) for s in columns])
+
+    def top_values(self, column: str, n: int, drop_nan: bool) -> tuple[int, list[Any]]:
+        """(distinct non-null values, the ``n`` most frequent as (value, count); ties: the
+        smallest value), by DuckDB's spilling hash aggregate (``engine/duck.py``)."""
+        from transformers.engine.duck import top_counts
+
+        return top_counts(self.path, column, n, drop_nan=drop_nan, budget=self.budget)
+
+    def duplicate_row_ids(self, columns: list[str]) -> pl.DataFrame:
+        """Row ids of the rows equal in ``columns`` to an earlier row (DuckDB, spilling)."""
+        from transformers.engine.duck import duplicate_row_ids
+
+        frame: pl.DataFrame = duplicate_row_ids(self.path, columns, self.budget)
+        return frame
 
     def get_column(self, name: str) -> pl.Series:
         return self.lazy().select(name).collect(engine="streaming").to_series()

@@ -144,3 +144,29 @@ def test_profiler_distinct_counts_reused_same_result(tmp_path) -> None:
     assert shared.data == alone.data
     assert alone.data["columns"]["key"]["status"] == "high_cardinality"
     assert alone.data["drifted_columns"] == ["cat"]
+
+
+def test_large_files_sample_the_numeric_tests_within_the_stated_bound(tmp_path, monkeypatch):
+    """Above DRIFT_EXACT_MAX_ROWS the numeric tests run on a sample; the report says so, the
+    sampled KS statistic stays within the DKW bound it reports of the exact one, and the rows
+    outside the baseline range are still found over every row."""
+    rng = np.random.default_rng(7)
+    n = 120_000
+    base = with_row_id(pl.DataFrame({"x": rng.normal(0, 1, n)}))
+    cur = with_row_id(pl.DataFrame({"x": rng.normal(0.4, 1.6, n)}), offset=n)
+    exact = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    monkeypatch.setattr(drift_detector, "DRIFT_EXACT_MAX_ROWS", 10_000)
+    monkeypatch.setattr(drift_detector, "DRIFT_SAMPLE_ROWS", 8_000)
+    sampled = drift_detector.run(cur, DriftDetectorParams(), make_ctx(tmp_path, cur, baseline=base))
+    e, s = exact.data["columns"]["x"], sampled.data["columns"]["x"]
+    assert "sampled" not in e
+    note = s["sampled"]
+    assert 6_000 <= note["baseline_values"] <= 10_000
+    assert 6_000 <= note["current_values"] <= 10_000
+    bound = note["ks_statistic_error_bound"]
+    assert bound < 0.05
+    assert abs(s["ks_statistic"] - e["ks_statistic"]) <= bound
+    assert s["baseline_range"] == e["baseline_range"]
+    rows = {(r.row_id, r.issue_type) for r in sampled.row_level_issues}
+    assert rows == {(r.row_id, r.issue_type) for r in exact.row_level_issues}
+    assert rows  # a wider current distribution has rows outside the baseline's range

@@ -64,7 +64,8 @@ from transformers.contract import (
     Alert,
     Issue,
     Recommendation,
-    RowIssue,
+    RowIssueBlock,
+    RowIssues,
     SummaryItem,
 )
 from transformers.params.profile import DriftDetectorParams
@@ -73,6 +74,27 @@ AGENT_ID = "drift-detector"
 EPS = 1e-4
 KS_EXACT_MAX_N = 10_000  # scipy's "auto": exact KS p-values up to this sample size
 SORT_BATCH = 4  # numeric columns sorted together (parallel) per frame, bounding memory
+#: Above this many rows in a file, the numeric tests (KS, Wasserstein, PSI, chi-squared) run on
+#: a pseudo-random sample of about ``DRIFT_SAMPLE_ROWS`` rows of it (the same rows for every
+#: column), so their memory stays flat; missing-rate tests, category tests and the rows
+#: outside the baseline range stay exact over every row. The report gives the sample sizes and
+#: the Dvoretzky-Kiefer-Wolfowitz bound on how far the sampled KS statistic can be from the
+#: whole file's: ``|D_sample - D| <= eps_b + eps_a`` with ``eps = sqrt(ln(2 / alpha) / (2 n))``,
+#: with probability at least ``1 - 2 alpha``.
+DRIFT_EXACT_MAX_ROWS = 2_000_000
+DRIFT_SAMPLE_ROWS = 1_000_000
+DRIFT_SAMPLE_ALPHA = 0.001
+_SAMPLE_SEED = 20240601
+
+
+def _sample_every(height: int) -> int:
+    """1 (every row) up to ``DRIFT_EXACT_MAX_ROWS``, else the k of a 1-in-k sample."""
+    return 1 if height <= DRIFT_EXACT_MAX_ROWS else math.ceil(height / DRIFT_SAMPLE_ROWS)
+
+
+def dkw_epsilon(n: int, alpha: float = DRIFT_SAMPLE_ALPHA) -> float:
+    """The DKW bound on sup |F_n - F| for ``n`` sampled values, at confidence ``1 - alpha``."""
+    return math.sqrt(math.log(2 / alpha) / (2 * n)) if n else 1.0
 
 
 def psi(before: np.ndarray, after: np.ndarray) -> float:
@@ -104,13 +126,48 @@ def _sorted_finite(frame: pl.DataFrame, cols: list[str]) -> dict[str, np.ndarray
         if schema[c].is_temporal():
             e = e.to_physical()
         exprs.append(e.cast(pl.Float64).sort(nulls_last=True))
+    every = _sample_every(frame.height)
+    if every > 1:  # a pseudo-random 1-in-k sample of the rows (see DRIFT_EXACT_MAX_ROWS)
+        keep = (pl.col(ROW_ID).hash(seed=_SAMPLE_SEED) % every) == 0
+        picked = frame.lazy().filter(keep).select(exprs).collect(engine="streaming")
+    else:
+        picked = frame.select(exprs)
     out: dict[str, np.ndarray] = {}
-    for s in frame.select(exprs).get_columns():
+    for s in picked.get_columns():
         arr = s.head(s.len() - s.null_count()).to_numpy()
         if arr.size and not (math.isfinite(arr[0]) and math.isfinite(arr[-1])):
             arr = arr[np.isfinite(arr)]
         out[s.name] = arr
     return out
+
+
+def _finite_ranges(frame: pl.DataFrame, cols: list[str]) -> dict[str, list[float]]:
+    """Each column's smallest and largest finite value (as Float64), over every row."""
+    schema = frame.schema
+    exprs = []
+    for i, c in enumerate(cols):
+        e = pl.col(c)
+        e = (e.to_physical() if schema[c].is_temporal() else e).cast(pl.Float64)
+        e = e.filter(e.is_finite())
+        exprs += [e.min().alias(f"lo{i}"), e.max().alias(f"hi{i}")]
+    row = frame.select(exprs).row(0, named=True)
+    return {
+        c: [float(row[f"lo{i}"]), float(row[f"hi{i}"])]
+        for i, c in enumerate(cols)
+        if row[f"lo{i}"] is not None
+    }
+
+
+def _sampled_note(dist: dict[str, Any]) -> dict[str, Any]:
+    nb, na = dist["baseline_values"], dist["current_values"]
+    return {
+        "statistics": ["ks_statistic", "ks_pvalue", "wasserstein", "psi", "chi2_pvalue"],
+        "baseline_values": nb,
+        "current_values": na,
+        "method": "pseudo-random 1-in-k sample of the rows (hash of the row id)",
+        "ks_statistic_error_bound": dkw_epsilon(nb) + dkw_epsilon(na),
+        "confidence": 1 - 2 * DRIFT_SAMPLE_ALPHA,
+    }
 
 
 def _chi2(table: np.ndarray) -> float:
@@ -207,6 +264,8 @@ def _numeric(b: np.ndarray, a: np.ndarray, params: DriftDetectorParams) -> dict[
         "baseline_mean": float(b.mean()),
         "current_mean": float(a.mean()),
         "baseline_range": [float(b[0]), float(b[-1])],
+        "baseline_values": int(b.size),
+        "current_values": int(a.size),
         "decision_test": params.statistical_test,
         "distribution_drift": bool(test_drift and value >= params.psi_threshold),
     }
@@ -292,6 +351,10 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
                 if min(b_arr.size, a_arr.size) < params.min_sample_size
                 else _numeric(b_arr, a_arr, params)
             )
+        if _sample_every(nb) > 1:  # the range rows are checked against is the whole file's
+            for c, lo_hi in _finite_ranges(baseline, batch).items():
+                if numeric_dist.get(c) is not None:
+                    numeric_dist[c]["baseline_range"] = lo_hi  # type: ignore[index]
     # distinct counts of the current text columns
     text_cols = [c for c in testable if kinds[c][1] == STRING]
     distinct_now = _distinct_counts(frame, text_cols, ctx)
@@ -304,7 +367,7 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
     ]
     counts_b, counts_a = _value_counts(baseline, categorical), _value_counts(frame, categorical)
     columns: dict[str, dict[str, Any]] = {}
-    rows: list[RowIssue] = []
+    rows: list[RowIssueBlock] = []
     for c in common:
         kb, ka = kinds[c]
         info: dict[str, Any] = {
@@ -339,6 +402,8 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
             dist = numeric_dist[c]
             if dist is None:
                 info["status"] = "insufficient_data"
+            elif _sample_every(nb) > 1 or _sample_every(na) > 1:
+                info["sampled"] = _sampled_note(dist)
         elif ka in (STRING, BOOLEAN):
             if c not in counts_a:
                 info["status"] = "high_cardinality"
@@ -357,7 +422,7 @@ def run(frame: pl.DataFrame, params: DriftDetectorParams, ctx: AgentContext) -> 
             rows += _row_issues(frame, baseline, c, dist)
     drifted = [c for c in common if columns[c]["drifted"]]
     type_changes = [c for c in common if columns[c]["type_changed"]]
-    result.row_level_issues = rows
+    result.row_level_issues = RowIssues(rows)
     result.data = {
         "columns": columns,
         "drifted_columns": drifted,
@@ -493,19 +558,16 @@ def _missing_counts(frame: pl.DataFrame, cols: list[str]) -> dict[str, int]:
 
 def _row_issues(
     frame: pl.DataFrame, baseline: pl.DataFrame, c: str, dist: dict[str, Any]
-) -> list[RowIssue]:
-    out: list[RowIssue] = []
+) -> list[RowIssueBlock]:
+    """The current rows behind a drift finding, as columnar blocks (every row, never sampled)."""
     if dist["test"] == "numeric":
         lo, hi = dist["baseline_range"]
         col = pl.col(c)
         x = (col.to_physical() if frame.schema[c].is_temporal() else col).cast(pl.Float64)
         hits = frame.lazy().select(ROW_ID, c).filter((x < lo) | (x > hi)).collect()
-        for rid, val in hits.iter_rows():
-            out.append(
-                RowIssue(int(rid), c, "outside_baseline_range", "low", val,
-                         f"{c}={val} outside the baseline range [{lo:.6g}, {hi:.6g}]")
-            )  # fmt: skip
-    elif dist["new_category_count"]:
+        tail = f" outside the baseline range [{lo:.6g}, {hi:.6g}]"
+        return [RowIssueBlock(hits, c, "outside_baseline_range", "low", f"{c}=", tail)]
+    if dist["new_category_count"]:
         seen = baseline.get_column(c).drop_nulls().cast(pl.String).unique()
         s = pl.col(c).cast(pl.String)
         hits = (
@@ -514,9 +576,6 @@ def _row_issues(
             .filter(s.is_not_null() & ~s.is_in(seen.implode()))
             .collect()
         )
-        for rid, val in hits.iter_rows():
-            out.append(
-                RowIssue(int(rid), c, "new_category", "low", val,
-                         f"{c}: '{val}' does not occur in the baseline")
-            )  # fmt: skip
-    return out
+        tail = "' does not occur in the baseline"
+        return [RowIssueBlock(hits, c, "new_category", "low", f"{c}: '", tail)]
+    return []

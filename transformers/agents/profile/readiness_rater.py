@@ -35,7 +35,8 @@ from transformers.contract import (
     Alert,
     Issue,
     Recommendation,
-    RowIssue,
+    RowIssueBlock,
+    RowIssues,
     SummaryItem,
 )
 from transformers.params.profile import ReadinessRaterParams, UnifiedProfilerParams
@@ -60,6 +61,22 @@ def profile_of(frame: pl.DataFrame, ctx: AgentContext) -> tuple[dict[str, Any], 
     return own.data, "computed (unified-profiler did not run)"
 
 
+DUPLICATE_MESSAGE = "exact duplicate of an earlier row"
+
+
+def _duplicates(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """The row ids of rows equal (in every data column) to an earlier row, in row order.
+
+    A working copy asks DuckDB (a hash aggregate over all columns that spills); in memory it is
+    polars' ``is_first_distinct`` over the row struct. Nulls equal nulls in both."""
+    on_disk = getattr(frame, "duplicate_row_ids", None)
+    if on_disk is not None:
+        ids: pl.DataFrame = on_disk(cols)
+        return ids
+    mask = frame.select(pl.struct(cols).is_first_distinct().not_().alias("dup"))
+    return frame.filter(mask.get_column("dup")).select(ROW_ID)
+
+
 def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) -> AgentResult:
     ids = Ids("RR")
     result = AgentResult(agent_id=AGENT_ID)
@@ -69,11 +86,11 @@ def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) ->
     q = profile["quality"]
     profiles: dict[str, dict[str, Any]] = profile["columns"]
 
-    dup_rows: list[int] = []
+    dup_rows = pl.DataFrame({ROW_ID: []}, schema={ROW_ID: pl.Int64})
     if n and cols and not any(_is_key(frame.schema[c], profiles.get(c), n) for c in cols):
-        mask = frame.select(pl.struct(cols).is_first_distinct().not_().alias("dup"))
-        dup_rows = frame.filter(mask.get_column("dup")).get_column(ROW_ID).to_list()
-    dup_pct = pct(len(dup_rows), n)
+        dup_rows = _duplicates(frame, cols)
+    dup_count = dup_rows.height
+    dup_pct = pct(dup_count, n)
     problems = {
         c: reason for c, p in profiles.items() if (reason := _schema_problem(p, n)) is not None
     }
@@ -95,7 +112,7 @@ def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) ->
         "validity": f"{raw['validity']:.2f}% of values do not fit their column's type",
         "schema_health": f"{len(problems)} problem column(s): "
         + ", ".join(f"{c} ({r})" for c, r in list(problems.items())[:10]),
-        "duplicates": f"{len(dup_rows)} duplicate row(s) ({dup_pct:.2f}%)",
+        "duplicates": f"{dup_count} duplicate row(s) ({dup_pct:.2f}%)",
         "outliers": f"{outlier_pct:.2f}% of numeric values are IQR outliers",
     }
     deductions: list[dict[str, Any]] = []
@@ -117,10 +134,9 @@ def run(frame: pl.DataFrame, params: ReadinessRaterParams, ctx: AgentContext) ->
     else:
         status = "NOT_READY"
 
-    result.row_level_issues = [
-        RowIssue(rid, None, "duplicate_row", "low", None, "exact duplicate of an earlier row")
-        for rid in dup_rows
-    ]
+    result.row_level_issues = RowIssues(
+        [RowIssueBlock(dup_rows, None, "duplicate_row", "low", DUPLICATE_MESSAGE, "")]
+    )
     result.data = {
         "status": status,
         "score": score,

@@ -128,8 +128,24 @@ def _type_name(dtype: pl.DataType) -> str:
     return "other"
 
 
+def _put_top(
+    row: dict[str, Any], p: str, c: str, counted: tuple[int, list[Any]], distinct: bool
+) -> None:
+    """Value counts computed outside the select, in the shape the select gives them."""
+    n_distinct, top = counted
+    row[p + "top"] = [{c: v, "count": k} for v, k in top]
+    if distinct:
+        row[p + "distinct"] = n_distinct
+
+
 def _scalar_exprs(
-    i: int, c: str, dtype: pl.DataType, kind: str, top_n: int, has_nan: bool
+    i: int,
+    c: str,
+    dtype: pl.DataType,
+    kind: str,
+    top_n: int,
+    has_nan: bool,
+    value_counts: bool = True,
 ) -> list[pl.Expr]:
     p = f"{i}:"
     col = pl.col(c)
@@ -143,7 +159,7 @@ def _scalar_exprs(
             v.n_unique().alias(p + "distinct"),
             v.bottom_k(top_n).sort().implode().alias(p + "lowest"),
         ]
-    elif kind != NULL:
+    elif kind != NULL and value_counts:
         exprs += _top_exprs(p, c, top_n, has_nan, distinct=True)
     if kind == NUMERIC:
         x = numeric_expr(c, dtype, has_nan)
@@ -253,10 +269,18 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
 
     # -- pass 1: scalar statistics of every column in one select --------------------------
     with_nan = nan_columns(frame, cols)
+    # Out of core, value counts come from the engine that spills (not one polars hash table).
+    counted = getattr(frame, "top_values", None)
     exprs: list[pl.Expr] = []
     for i, c in enumerate(cols):
-        exprs += _scalar_exprs(i, c, schema[c], kinds[c], params.top_n_values, c in with_nan)
+        exprs += _scalar_exprs(
+            i, c, schema[c], kinds[c], params.top_n_values, c in with_nan, counted is None
+        )
     row: dict[str, Any] = frame.select(exprs).row(0, named=True) if exprs else {}
+    if counted is not None:
+        for i, c in enumerate(cols):
+            if kinds[c] not in (NUMERIC, TEMPORAL, NULL):
+                _put_top(row, f"{i}:", c, counted(c, params.top_n_values, False), True)
     # top values of numbers/dates: the smallest values when no value repeats, else value counts
     repeats: list[pl.Expr] = []
     for i, c in enumerate(cols):
@@ -266,6 +290,8 @@ def run(frame: pl.DataFrame, params: UnifiedProfilerParams, ctx: AgentContext) -
         present = n - int(row.get(p + "missing", row[p + "nulls"]) or 0)
         if int(row[p + "distinct"] or 0) == present:
             row[p + "top"] = [{c: x, "count": 1} for x in row[p + "lowest"] or []]
+        elif counted is not None:
+            _put_top(row, p, c, counted(c, params.top_n_values, c in with_nan), False)
         else:
             repeats += _top_exprs(p, c, params.top_n_values, c in with_nan, distinct=False)
     if repeats:
