@@ -49,8 +49,9 @@ FINAL = ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELLED", "EXPIRED")
 
 
 class Stack:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.extra_env = dict(extra_env or {})
         self.procs: list[ManagedProcess] = []
         self.env: dict[str, str] = {}
         self.gateway_url = ""
@@ -73,6 +74,7 @@ class Stack:
             "OTEL_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
+            **self.extra_env,
         }
         import subprocess
 

@@ -36,7 +36,7 @@ from transformers.contract import (
     RowIssues,
     carry_renames,
 )
-from transformers.engine.budget import Budget
+from transformers.engine.budget import Budget, apply_budget, budget_from_settings
 from transformers.engine.peak import peak_rss_mb, reset_peak
 from transformers.errors import InvalidParametersError
 from transformers.io import ReadOptions, read_document, read_table
@@ -230,8 +230,8 @@ def _run(
     hooks.step("report", PROGRESS_REPORT)
     peak = peak_rss_mb() if peak_known else None
     if peak is not None:
-        # The task process's own high-water mark up to here (VmHWM, reset at the start).
-        timings["peak_rss_mb"] = peak
+        # The task process's own high-water mark through the agents (VmHWM, reset at start).
+        timings["peak_rss_agents_mb"] = peak
     with _span("pipeline.report", job):
         ordered = [results[a] for a in job.agents if a in results]
         report = build_report(
@@ -248,6 +248,8 @@ def _run(
         data_file = _data_output(tool, ordered, final_frame, work_dir / "data")
         if data_file is not None:
             files.append(data_file)
+        if peak_known:
+            _record_peak(report, files)
 
     # 7. Upload.
     with _span("pipeline.upload", job, files=len(files)):
@@ -274,6 +276,7 @@ def _load_inputs(
     documents: dict[str, Any] = {}
     inputs_dir = work_dir / "inputs"
     inputs_dir.mkdir()
+    tables: list[tuple[InputRef, Path]] = []
     for ref in job.inputs:
         role = tool.role(ref.role)
         local = inputs_dir / f"{ref.role}"
@@ -281,25 +284,42 @@ def _load_inputs(
             storage.download_file(ref.key, local)
         if role is not None and not role.tabular:
             documents[ref.role] = read_document(local, filename=ref.filename)
-            continue
+        else:
+            tables.append((ref, local))
+    # All of a task's tables are in memory at once: they fit the budget together, or each that
+    # can be streamed goes to a working copy.
+    budget = job.budget or budget_from_settings()
+    total = sum(local.stat().st_size for _, local in tables)
+    out_of_core = tool.out_of_core and not budget.fits_in_memory(total)
+    for ref, local in tables:
         with _span("pipeline.parse", job, role=ref.role) as span:
-            loaded, out_of_core = _parse(job, tool, local, ref, work_dir / "working")
-            span.set_attribute("out_of_core", out_of_core)
+            loaded, streamed = _parse(job, local, ref, work_dir / "working", budget, out_of_core)
+            span.set_attribute("out_of_core", streamed)
         frames[ref.role] = loaded.frame
         infos[ref.role] = loaded.info
         local.unlink(missing_ok=True)
     return frames, infos, documents
 
 
-def _parse(
-    job: PipelineJob, tool: ToolSpec, local: Path, ref: InputRef, working: Path
-) -> tuple[Any, bool]:
-    """Parse one input: into memory when it fits the worker's budget (or the tool's agents
-    need a frame), else streaming into a Parquet working copy the agents scan out of core."""
-    from transformers.engine.budget import apply_budget, budget_from_settings
+def _record_peak(report: dict[str, Any], files: list[OutputFile]) -> None:
+    """The task's peak memory up to its written report (VmHWM), in ``timings.peak_rss_mb`` of
+    the report and of report.json (re-written: it is capped, so small)."""
+    peak = peak_rss_mb()
+    if peak is None:
+        return
+    report.setdefault("timings", {})["peak_rss_mb"] = peak
+    for f in files:
+        if f.name == "report.json" and f.path is not None:
+            with f.path.open("w", encoding="utf-8") as out:
+                json.dump(report, out, ensure_ascii=False, default=str)
 
-    budget = job.budget or budget_from_settings()
-    if tool.out_of_core and not budget.fits_in_memory(local.stat().st_size):
+
+def _parse(
+    job: PipelineJob, local: Path, ref: InputRef, working: Path, budget: Budget, out_of_core: bool
+) -> tuple[Any, bool]:
+    """Parse one input: into memory, or (``out_of_core`` and a format that streams) into a
+    Parquet working copy the agents scan out of core. True when it went out of core."""
+    if out_of_core:
         from transformers.io.working_copy import build_working_copy, streams
 
         if streams(local, ref.filename):
@@ -310,6 +330,7 @@ def _parse(
                 role=ref.role,
                 options=job.read_options,
                 dest_dir=working,
+                budget=budget,
             )
             return copy, True
     table = read_table(local, filename=ref.filename, role=ref.role, options=job.read_options)

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transformers.contract import ROW_ID, InputInfo
+from transformers.engine.budget import Budget
 from transformers.engine.scan import ScanFrame
 from transformers.errors import FileTooLargeError, InvalidFileError, UnsupportedFormatError
 from transformers.io.decode import to_utf8
@@ -51,7 +52,13 @@ def streams(path: Path, filename: str) -> bool:
 
 
 def build_working_copy(
-    path: Path, *, filename: str, role: str, options: ReadOptions, dest_dir: Path
+    path: Path,
+    *,
+    filename: str,
+    role: str,
+    options: ReadOptions,
+    dest_dir: Path,
+    budget: Budget | None = None,
 ) -> LoadedTable:
     path = Path(path)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +84,7 @@ def build_working_copy(
         _write_typed(raw, typed, list(conversions.values()))
     finally:
         raw.unlink(missing_ok=True)
-    frame = ScanFrame(typed, rows=rows)
+    frame = ScanFrame(typed, rows=rows, budget=budget)
     _check_cells(frame, options)
     info = InputInfo(
         role=role,
