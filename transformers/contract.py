@@ -254,6 +254,9 @@ class InputInfo:
     skipped_lines: list[dict[str, Any]] = field(default_factory=list)
     #: Nested JSON: flattened column -> {"path": [keys], "json_text": "list" | "object"}
     column_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Analysed out of core, from a Parquet working copy (the task's inputs did not fit its
+    #: memory budget); False when loaded into memory.
+    out_of_core: bool = False
 
 
 @dataclass

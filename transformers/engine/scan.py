@@ -177,7 +177,3 @@ class ScanFrame:
 
     def to_pandas(self) -> Any:
         raise TypeError("a ScanFrame is not loaded into memory; compute over lazy() instead")
-
-    def collect(self) -> pl.DataFrame:
-        """The whole table in memory: for small working copies and tests only."""
-        return pl.read_parquet(self.path)

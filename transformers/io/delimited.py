@@ -34,7 +34,7 @@ from transformers.io.decode import Utf8Text
 #: Arrow parses blocks of this size; a single record must fit in one block.
 BLOCK_BYTES = 16 * 1024 * 1024
 #: The streaming reader's block (out-of-core working copies); a record must fit in one.
-STREAM_BLOCK_BYTES = 4 * 1024 * 1024
+STREAM_BLOCK_BYTES = 1024 * 1024
 MAX_RAW = 200  # characters of a bad line kept in skipped_lines / error details
 
 
@@ -260,15 +260,20 @@ def read_header(src: Utf8Text, delimiter: str) -> list[str | None]:
     return header
 
 
-def stream_batches(path: Path, offset: int, delimiter: str, ncols: int) -> Iterator[pa.Table]:
+def stream_batches(
+    path: Path, offset: int, delimiter: str, ncols: int, block_bytes: int = 0
+) -> Iterator[pa.Table]:
     """The data records as Arrow tables of text columns ``f0..fN-1``, one block at a time
     (Arrow's streaming CSV reader, same options as the fast path). Raises ``pa.ArrowInvalid``
     on a ragged record, possibly after some batches: the caller then starts over from
     :func:`normalise`."""
     names = [f"f{i}" for i in range(ncols)]
     # Smaller blocks than the in-memory path: the reader's read-ahead holds a few of them
-    # (measured on 5M rows: 16 MiB blocks peaked at 691 MiB, 4 MiB at 293 MiB, same speed).
-    read_options = pacsv.ReadOptions(column_names=names, block_size=STREAM_BLOCK_BYTES)
+    # (measured on 5M rows: 16 MiB blocks peaked at 691 MiB, 4 MiB at 293 MiB, 1 MiB at 153 MiB,
+    # same speed). A record longer than a block fails here; the caller retries with larger ones.
+    read_options = pacsv.ReadOptions(
+        column_names=names, block_size=block_bytes or STREAM_BLOCK_BYTES
+    )
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter,
         quote_char='"',

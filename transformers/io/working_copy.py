@@ -34,7 +34,7 @@ from transformers.engine.budget import Budget
 from transformers.engine.scan import ScanFrame
 from transformers.errors import FileTooLargeError, InvalidFileError, UnsupportedFormatError
 from transformers.io.decode import to_utf8
-from transformers.io.delimited import normalise, read_header, stream_batches
+from transformers.io.delimited import BLOCK_BYTES, normalise, read_header, stream_batches
 from transformers.io.infer import infer_conversions
 from transformers.io.options import LoadedTable, ReadOptions
 from transformers.io.readers import _check_columns, _check_rows, unique_names
@@ -84,6 +84,8 @@ def build_working_copy(
         _write_typed(raw, typed, list(conversions.values()))
     finally:
         raw.unlink(missing_ok=True)
+    # Arrow's allocator keeps freed blocks for reuse; the agents do not use them.
+    pa.default_memory_pool().release_unused()
     frame = ScanFrame(typed, rows=rows, budget=budget)
     _check_cells(frame, options)
     info = InputInfo(
@@ -94,6 +96,7 @@ def build_working_copy(
         rows=rows,
         columns=len(names),
         skipped_lines=skipped,
+        out_of_core=True,
     )
     return LoadedTable(frame=frame, info=info, notes=notes)  # type: ignore[arg-type]
 
@@ -160,7 +163,9 @@ def _stream_csv(
             kept = norm.kept
             start = 0
             try:
-                for table in stream_batches(norm.path, 0, delimiter, len(header2)):
+                # Blocks as large as the in-memory reader's: a record up to 16 MiB fits.
+                blocks = stream_batches(norm.path, 0, delimiter, len(header2), BLOCK_BYTES)
+                for table in blocks:
                     n = table.num_rows
                     ids = pa.array(_slice(kept, start, n), type=pa.int64())
                     writer.write(table, ids)
