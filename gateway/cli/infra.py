@@ -95,6 +95,10 @@ VISIBILITY_TIMEOUT = _default("celery_visibility_timeout")
 TERMINATION_GRACE_SECONDS = TASK_TIME_LIMIT + 60
 
 
+#: Memory of a worker pod beyond its task processes: Celery's main process, imports, buffers.
+POOL_OVERHEAD_MB = 512
+
+
 @dataclass(frozen=True)
 class PoolSpec:
     """How one tool's worker pool is sized and scaled (a default unless listed in POOLS)."""
@@ -107,9 +111,26 @@ class PoolSpec:
     activation_list_length: int = 0
     concurrency: int = 2
     cpu_request: str = "500m"
-    memory_request: str = "1Gi"
-    memory_limit: str = "4Gi"
+    #: ``WORKER_MEMORY_LIMIT_MB`` of each task process: inputs that do not fit are analysed
+    #: out of core. The pod's memory is derived from it (``memory_request_mb``).
+    task_memory_mb: int = _default("worker_memory_limit_mb")
     cooldown_seconds: int = 300
+
+    @property
+    def memory_request_mb(self) -> int:
+        """Every task process at its budget, plus the pool's main process and the runtime."""
+        return self.concurrency * self.task_memory_mb + POOL_OVERHEAD_MB
+
+    @property
+    def memory_limit_mb(self) -> int:
+        """A quarter above the request: room for one task's allocator slack, not for a second
+        table in memory (a task over its budget is a defect to fix, not to absorb)."""
+        return self.memory_request_mb * 5 // 4
+
+    @property
+    def max_memory_per_child_kib(self) -> int:
+        """Celery replaces a pool process that ends a task above this resident size."""
+        return self.task_memory_mb * 1024 * 5 // 4
 
 
 POOLS: dict[str, PoolSpec] = {
@@ -122,8 +143,7 @@ POOLS: dict[str, PoolSpec] = {
         list_length=1,
         concurrency=1,
         cpu_request="1",
-        memory_request="2Gi",
-        memory_limit="8Gi",
+        task_memory_mb=3072,
     ),
 }
 
@@ -181,6 +201,11 @@ def worker_deployment(tool_id: str, queue: str) -> dict[str, Any]:
     selector = {k: labels[k] for k in ("app.kubernetes.io/name", "agensium.io/tool")}
     env = [
         {"name": "CELERY_WORKER_CONCURRENCY", "value": str(pool.concurrency)},
+        {"name": "WORKER_MEMORY_LIMIT_MB", "value": str(pool.task_memory_mb)},
+        {
+            "name": "CELERY_WORKER_MAX_MEMORY_PER_CHILD",
+            "value": str(pool.max_memory_per_child_kib),
+        },
         {"name": "CELERY_TASK_TIME_LIMIT", "value": str(TASK_TIME_LIMIT)},
         {"name": "CELERY_TASK_SOFT_TIME_LIMIT", "value": str(TASK_SOFT_TIME_LIMIT)},
         {"name": "CELERY_VISIBILITY_TIMEOUT", "value": str(VISIBILITY_TIMEOUT)},
@@ -230,9 +255,9 @@ def worker_deployment(tool_id: str, queue: str) -> dict[str, Any]:
                             "resources": {
                                 "requests": {
                                     "cpu": pool.cpu_request,
-                                    "memory": pool.memory_request,
+                                    "memory": f"{pool.memory_request_mb}Mi",
                                 },
-                                "limits": {"memory": pool.memory_limit},
+                                "limits": {"memory": f"{pool.memory_limit_mb}Mi"},
                             },
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
@@ -318,11 +343,14 @@ def render_compose_block(tools: dict[str, Any]) -> str:
         lines += [
             f"  {service}:",
             "    <<: *worker",
+            f"    mem_limit: {_flow(f'{pool.memory_limit_mb}m')}",
             "    command:",
             *(f"      - {_flow(arg)}" for arg in worker_command(tool.queue_name, pool.concurrency)),
             "    environment:",
             "      <<: *app-env",
             f"      CELERY_WORKER_CONCURRENCY: {_flow(str(pool.concurrency))}",
+            f"      WORKER_MEMORY_LIMIT_MB: {_flow(str(pool.task_memory_mb))}",
+            f"      CELERY_WORKER_MAX_MEMORY_PER_CHILD: {_flow(str(pool.max_memory_per_child_kib))}",
             f"      OTEL_SERVICE_NAME: {_flow(service)}",
             f"      WORKER_NODE: {_flow(tool.queue_name)}",
             *(f"      {k}: {_flow(v)}" for k, v in WORKER_METRICS_ENV),

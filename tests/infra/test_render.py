@@ -98,3 +98,31 @@ def test_hand_edits_outside_the_generated_block_survive(tmp_path: Path) -> None:
     assert spliced.count(infra.COMPOSE_BEGIN) == 1
     with pytest.raises(ValueError):
         infra.splice_compose("services: {}\n", block)
+
+
+def test_worker_memory_is_sized_from_the_task_budget() -> None:
+    """Each pool's pods get the budget its task processes obey (WORKER_MEMORY_LIMIT_MB), and
+    their memory request covers every process at that budget; compose caps the same."""
+    from core.settings import Settings
+
+    docs = list(yaml.safe_load_all((ROOT / infra.K8S_WORKERS).read_text()))
+    compose = yaml.safe_load((ROOT / infra.COMPOSE).read_text())["services"]
+    for tool_id, tool in TOOLS.items():
+        pool = infra.pool_for(tool_id)
+        name = f"agensium-worker-{infra.k8s_name(tool_id)}"
+        dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+        container = dep["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        budget = int(env["WORKER_MEMORY_LIMIT_MB"])
+        concurrency = int(env["CELERY_WORKER_CONCURRENCY"])
+        request = int(container["resources"]["requests"]["memory"].removesuffix("Mi"))
+        limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
+        assert budget == pool.task_memory_mb
+        assert request >= concurrency * budget, tool_id
+        assert limit >= request
+        assert int(env["CELERY_WORKER_MAX_MEMORY_PER_CHILD"]) > budget * 1024
+        service = compose[f"worker-{infra.k8s_name(tool_id)}"]
+        assert service["environment"]["WORKER_MEMORY_LIMIT_MB"] == str(budget)
+        assert service["mem_limit"] == f"{limit}m"
+    default = Settings.model_fields["worker_memory_limit_mb"].default
+    assert infra.pool_for("profile-my-data").task_memory_mb == default
