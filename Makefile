@@ -53,7 +53,7 @@ ifeq ($(WRK),)
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk
 endif
 
-## BENCH=latency (or gateway, tracing, profile, clean, master, scaling; several with spaces)
+## BENCH=latency (or gateway, tracing, profile, outofcore, clean, master, scaling; several with spaces)
 ## runs only those parts.
 bench: install wrk $(YDATA_VENV)/bin/python
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[worker,dev,bench]'

@@ -107,7 +107,7 @@ def test_worker_memory_is_sized_from_the_task_budget() -> None:
 
     docs = list(yaml.safe_load_all((ROOT / infra.K8S_WORKERS).read_text()))
     compose = yaml.safe_load((ROOT / infra.COMPOSE).read_text())["services"]
-    for tool_id, tool in TOOLS.items():
+    for tool_id, _tool in TOOLS.items():
         pool = infra.pool_for(tool_id)
         name = f"agensium-worker-{infra.k8s_name(tool_id)}"
         dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)

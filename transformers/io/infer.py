@@ -148,7 +148,7 @@ def infer_conversions(scan: pl.LazyFrame) -> dict[str, pl.Expr]:
     )
     heads = list(first.collect(engine="streaming").row(0))
     for i, c in enumerate(text):
-        if not heads[i]:
+        if heads[i] is None or len(heads[i]) == 0:
             heads[i] = (
                 scan.select(pl.col(c).drop_nulls().head(_SAMPLE).implode())
                 .collect(engine="streaming")
@@ -156,7 +156,7 @@ def infer_conversions(scan: pl.LazyFrame) -> dict[str, pl.Expr]:
             )
     candidates: dict[str, str] = {}
     for name, values in zip(text, heads, strict=True):
-        if not values:
+        if values is None or len(values) == 0:
             continue
         head = pl.Series(values, dtype=pl.String)
         for kind, pattern in _CANDIDATES:
@@ -201,3 +201,55 @@ def infer_conversions(scan: pl.LazyFrame) -> dict[str, pl.Expr]:
         except pl.exceptions.PolarsError:
             continue  # e.g. an integer beyond Int64: the column stays text
     return {c: _conversion(c, valid[c]).alias(c) for c in keep}
+
+
+class Speculation:
+    """The types of a table streamed in batches, decided on its first batch and held to by
+    every later one, so a working copy is written typed in one pass.
+
+    The first batch proposes each text column's candidate like :func:`infer_types` (its first
+    1,000 non-null values) and must pass the whole-column check itself. Every later batch must
+    pass the same checks (every value has the shape, the conversion nulls none). ``check``
+    answers False when a batch breaks a candidate, or brings values to a column that was all
+    null in the first batch: the caller then falls back to typing after the whole file is read,
+    which is what ``infer_types`` would decide; so both paths type a file alike.
+    """
+
+    def __init__(self, first: pl.DataFrame) -> None:
+        self.kinds: dict[str, str] = {}
+        self.undecided: list[str] = []
+        for c, t in first.schema.items():
+            if t != pl.String:
+                continue
+            values = first.get_column(c).drop_nulls()
+            if values.len() == 0:
+                self.undecided.append(c)
+                continue
+            head = values.head(_SAMPLE)
+            for kind, pattern in _CANDIDATES:
+                if _all_match(head, pattern):
+                    self.kinds[c] = kind
+                    break
+        self.kinds = {c: k for c, k in self.kinds.items() if self._holds(first, c, k)}
+
+    @staticmethod
+    def _holds(batch: pl.DataFrame, c: str, kind: str) -> bool:
+        column = batch.get_column(c)
+        if not _all_match(column, dict(_CANDIDATES)[kind]):
+            return False
+        try:
+            converted = batch.select(_conversion(c, kind)).to_series()
+        except pl.exceptions.PolarsError:
+            return False
+        return converted.null_count() == column.null_count()
+
+    def check(self, batch: pl.DataFrame) -> bool:
+        if (
+            self.undecided
+            and batch.select(pl.any_horizontal(pl.col(self.undecided).is_not_null().any())).item()
+        ):
+            return False
+        return all(self._holds(batch, c, k) for c, k in self.kinds.items())
+
+    def convert(self, batch: pl.DataFrame) -> pl.DataFrame:
+        return batch.with_columns(_conversion(c, k).alias(c) for c, k in self.kinds.items())

@@ -33,9 +33,9 @@ from transformers.contract import ROW_ID, InputInfo
 from transformers.engine.budget import Budget
 from transformers.engine.scan import ScanFrame
 from transformers.errors import FileTooLargeError, InvalidFileError, UnsupportedFormatError
-from transformers.io.decode import to_utf8
+from transformers.io.decode import Utf8Text, to_utf8
 from transformers.io.delimited import BLOCK_BYTES, normalise, read_header, stream_batches
-from transformers.io.infer import infer_conversions
+from transformers.io.infer import Speculation, infer_conversions
 from transformers.io.options import LoadedTable, ReadOptions
 from transformers.io.readers import _check_columns, _check_rows, unique_names
 from transformers.io.sniff import HEAD_BYTES, decode_head, sniff_delimiter, sniff_format
@@ -70,8 +70,11 @@ def build_working_copy(
     skipped: list[dict[str, Any]] = []
     notes: list[str] = []
     try:
+        typed_in_one_pass = False
         if fmt in ("csv", "tsv"):
-            names, rows, skipped, encoding, fmt, notes = _stream_csv(path, filename, options, raw)
+            names, rows, skipped, encoding, fmt, notes, typed_in_one_pass = _stream_csv(
+                path, filename, options, raw
+            )
         elif fmt == "parquet":
             names, rows, notes = _stream_parquet(path, options, raw)
         else:
@@ -80,8 +83,11 @@ def build_working_copy(
                 details={"format": fmt, "role": role},
             )
         typed = dest_dir / f"{role}.parquet"
-        conversions = infer_conversions(pl.scan_parquet(raw))
-        _write_typed(raw, typed, list(conversions.values()))
+        if typed_in_one_pass:
+            raw.replace(typed)
+        else:
+            conversions = infer_conversions(pl.scan_parquet(raw))
+            _write_typed(raw, typed, list(conversions.values()))
     finally:
         raw.unlink(missing_ok=True)
     # Arrow's allocator keeps freed blocks for reuse; the agents do not use them.
@@ -101,35 +107,74 @@ def build_working_copy(
     return LoadedTable(frame=frame, info=info, notes=notes)  # type: ignore[arg-type]
 
 
-class _RawWriter:
-    """Text blocks with their row ids appended to the raw Parquet file as they come."""
+class _SpeculationBroken(Exception):
+    """A later batch broke a type decided on the first one: write the raw text instead."""
 
-    def __init__(self, dest: Path, names: list[str], options: ReadOptions) -> None:
+
+class _RawWriter:
+    """Blocks of text with their row ids, appended to a Parquet file as they come.
+
+    With ``speculate``, the blocks are written typed (``Speculation``: types decided on the first
+    block, checked on every other); a block that breaks them raises ``_SpeculationBroken``.
+    """
+
+    def __init__(self, dest: Path, names: list[str], options: ReadOptions, speculate: bool) -> None:
         self.dest = dest
         self.names = names
         self.options = options
-        self.schema = pa.schema(
-            [pa.field(ROW_ID, pa.int64()), *(pa.field(n, pa.string()) for n in names)]
-        )
-        self.writer = pq.ParquetWriter(dest, self.schema)
+        self.speculate = speculate
+        self.speculation: Speculation | None = None
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
         self.rows = 0
 
     def write(self, table: pa.Table, ids: Any = None) -> None:
         n = table.num_rows
-        _check_rows(self.rows + n, self.options)
+        limit = self.options.max_rows
+        if limit is not None and self.rows + n > limit:
+            # Streaming stops at the limit instead of reading the rest to count it.
+            raise FileTooLargeError(
+                f"The file has more than {limit} rows; the limit (max_rows) is {limit}",
+                details={"limit": "max_rows", "max": limit, "found_at_least": self.rows + n},
+            )
         if ids is None:
             ids = pa.array(range(self.rows, self.rows + n), type=pa.int64())
-        out = pa.Table.from_arrays([ids, *table.columns], schema=self.schema)
+        out = pa.Table.from_arrays([ids, *table.columns], names=[ROW_ID, *self.names])
+        if self.speculate:
+            frame = pl.from_arrow(out)
+            assert isinstance(frame, pl.DataFrame)
+            if self.speculation is None:
+                self.speculation = Speculation(frame)
+            elif not self.speculation.check(frame):
+                raise _SpeculationBroken
+            out = self.speculation.convert(frame).to_arrow()
+            if self.writer is not None and out.schema != self.schema:
+                raise _SpeculationBroken  # e.g. date-times with and without an offset
+        if self.writer is None:
+            self.schema = out.schema
+            self.writer = pq.ParquetWriter(self.dest, out.schema)
         self.writer.write_table(out, row_group_size=ROW_GROUP_ROWS)
         self.rows += n
 
     def close(self) -> None:
+        if self.writer is None:  # no rows: the header's columns, as text
+            schema = pa.schema(
+                [pa.field(ROW_ID, pa.int64()), *(pa.field(n, pa.string()) for n in self.names)]
+            )
+            self.writer = pq.ParquetWriter(self.dest, schema)
         self.writer.close()
+
+    @property
+    def typed(self) -> bool:
+        """Whether the file it wrote is already the typed working copy."""
+        return self.speculate and self.speculation is not None
 
 
 def _stream_csv(
     path: Path, filename: str, options: ReadOptions, raw: Path
-) -> tuple[list[str], int, list[dict[str, Any]], str, str, list[str]]:
+) -> tuple[list[str], int, list[dict[str, Any]], str, str, list[str], bool]:
+    """Stream a CSV/TSV into ``raw``: typed in one pass when the first block's types hold for
+    the whole file, else as text (typed afterwards). The last item says which."""
     src = to_utf8(path)
     try:
         with src.path.open("rb") as f:
@@ -140,43 +185,57 @@ def _stream_csv(
             raise InvalidFileError("file is empty (only whitespace)", details={"problem": "empty"})
         delimiter = sniff_delimiter(text, filename)
         fmt = "tsv" if delimiter == "\t" else "csv"
-        if src.quote_count % 2 == 0:
-            header = read_header(src, delimiter)
-            _check_columns(len(header), options)
-            names, notes = unique_names(header)
-            writer = _RawWriter(raw, names, options)
+        for speculate in (True, False):
             try:
-                for table in stream_batches(src.path, src.offset, delimiter, len(header)):
-                    writer.write(table)
-            except pa.ArrowInvalid:
-                pass  # a ragged record: the Python path below names or skips it
-            else:
-                return names, writer.rows, [], src.encoding, fmt, notes
-            finally:
-                writer.close()
-        norm = normalise(src, delimiter, options.on_bad_lines)
-        try:
-            header2: list[str | None] = [c if c.strip() else None for c in norm.header]
-            _check_columns(len(header2), options)
-            names, notes = unique_names(header2)
-            writer = _RawWriter(raw, names, options)
-            kept = norm.kept
-            start = 0
-            try:
-                # Blocks as large as the in-memory reader's: a record up to 16 MiB fits.
-                blocks = stream_batches(norm.path, 0, delimiter, len(header2), BLOCK_BYTES)
-                for table in blocks:
-                    n = table.num_rows
-                    ids = pa.array(_slice(kept, start, n), type=pa.int64())
-                    writer.write(table, ids)
-                    start += n
-            finally:
-                writer.close()
-            return names, writer.rows, norm.skipped, src.encoding, fmt, notes
-        finally:
-            norm.path.unlink(missing_ok=True)
+                names, rows, skipped, notes, typed = _stream_records(
+                    src, delimiter, options, raw, speculate
+                )
+            except _SpeculationBroken:
+                continue
+            return names, rows, skipped, src.encoding, fmt, notes, typed
+        raise AssertionError("unreachable: the text pass cannot break a speculation")
     finally:
         src.cleanup()
+
+
+def _stream_records(
+    src: Utf8Text, delimiter: str, options: ReadOptions, raw: Path, speculate: bool
+) -> tuple[list[str], int, list[dict[str, Any]], list[str], bool]:
+    if src.quote_count % 2 == 0:
+        header = read_header(src, delimiter)
+        _check_columns(len(header), options)
+        names, notes = unique_names(header)
+        writer = _RawWriter(raw, names, options, speculate)
+        try:
+            for table in stream_batches(src.path, src.offset, delimiter, len(header)):
+                writer.write(table)
+        except pa.ArrowInvalid:
+            pass  # a ragged record: the Python path below names or skips it
+        else:
+            return names, writer.rows, [], notes, writer.typed
+        finally:
+            writer.close()
+    norm = normalise(src, delimiter, options.on_bad_lines)
+    try:
+        header2: list[str | None] = [c if c.strip() else None for c in norm.header]
+        _check_columns(len(header2), options)
+        names, notes = unique_names(header2)
+        writer = _RawWriter(raw, names, options, speculate)
+        kept = norm.kept
+        start = 0
+        try:
+            # Blocks as large as the in-memory reader's: a record up to 16 MiB fits.
+            blocks = stream_batches(norm.path, 0, delimiter, len(header2), BLOCK_BYTES)
+            for table in blocks:
+                n = table.num_rows
+                ids = pa.array(_slice(kept, start, n), type=pa.int64())
+                writer.write(table, ids)
+                start += n
+        finally:
+            writer.close()
+        return names, writer.rows, norm.skipped, notes, writer.typed
+    finally:
+        norm.path.unlink(missing_ok=True)
 
 
 def _slice(ids: array[int], start: int, n: int) -> memoryview:
