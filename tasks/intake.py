@@ -39,7 +39,7 @@ from tasks.schemas import (
 )
 from tenants import service as tenants
 from tenants.models import Plan, Tenant
-from transformers.registry import FileRole, get_tool
+from transformers.registry import FileRole, get_tool, report_formats
 from workers.enqueue import enqueue_deletion
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ async def _in_thread(fn: Callable[..., T], *args: object) -> T:
 
 def create(tenant_id: str, spec: TaskCreate, storage: Storage) -> TaskCreated:
     """``POST /v1/tasks``: validate the spec against the tool (422 ``INVALID_CALLBACK_URL``,
-    ``UNKNOWN_TOOL``, ``UNKNOWN_ROLE``, ``UNKNOWN_AGENT``, ``INVALID_PARAMETERS``), store the
-    task and its agent runs, and answer a presigned upload per file role. One transaction."""
+    ``UNKNOWN_TOOL``, ``UNKNOWN_ROLE``, ``UNKNOWN_AGENT``, ``INVALID_PARAMETERS``,
+    ``UNKNOWN_REPORT_FORMAT``), store the task and its agent runs, and answer a presigned
+    upload per file role. One transaction."""
     with session_scope() as session:
         return _create(session, tenant_id, spec, storage)
 
@@ -102,6 +103,7 @@ def _create(session: Session, tenant_id: str, spec: TaskCreate, storage: Storage
             code="UNKNOWN_ROLE",
             details={"roles": [r.name for r in tool.file_roles]},
         )
+    formats = report_formats(spec.report_formats)
     task = service.create_task(
         session,
         tenant_id,
@@ -112,6 +114,7 @@ def _create(session: Session, tenant_id: str, spec: TaskCreate, storage: Storage
             "on_bad_lines": spec.on_bad_lines,
             "sheet": spec.sheet,
             "filenames": spec.filenames or {},
+            "report_formats": list(formats),
         },
         callback_url=spec.callback_url,
         max_attempts=get_settings().task_max_attempts,

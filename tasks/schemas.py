@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.inputs import BoundedStr, IdStr, RequestModel, text
+from transformers.registry import DEFAULT_REPORT_FORMATS, REPORT_FORMATS
 
 __all__ = ["BoundedStr", "IdStr", "RequestModel", "text"]
 
@@ -52,6 +53,19 @@ class TaskCreate(RequestModel):
     )
     sheet: text(255) | None = Field(  # type: ignore[valid-type]
         None, description="XLSX sheet to read (default: the first)."
+    )
+    report_formats: list[text(16)] | None = Field(  # type: ignore[valid-type]
+        None,
+        max_length=10,
+        description="The report's renderings to build: any of "
+        + ", ".join(REPORT_FORMATS)
+        + " (default: "
+        + ", ".join(DEFAULT_REPORT_FORMATS)
+        + "). report.json is always built (it is GET /v1/tasks/{id}/report); without html the "
+        "task has no report.html (GET .../report.html is 409 REPORT_NOT_READY), without xlsx "
+        "no report.xlsx, which saves the workbook's build time. Row-level outputs are written "
+        "either way. An unknown format is 422 UNKNOWN_REPORT_FORMAT.",
+        json_schema_extra={"items": {"type": "string", "enum": list(REPORT_FORMATS)}},
     )
     callback_url: text(2000) | None = Field(  # type: ignore[valid-type]
         None,

@@ -37,3 +37,8 @@ class UnknownToolError(AppError):
 class UnknownAgentError(AppError):
     code = "UNKNOWN_AGENT"
     status_code = 422
+
+
+class UnknownReportFormatError(AppError):
+    code = "UNKNOWN_REPORT_FORMAT"
+    status_code = 422

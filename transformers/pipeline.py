@@ -40,7 +40,7 @@ from transformers.engine.budget import Budget, apply_budget, budget_from_setting
 from transformers.engine.peak import peak_rss_mb, reset_peak
 from transformers.errors import InvalidParametersError
 from transformers.io import ReadOptions, read_document, read_table
-from transformers.registry import ToolSpec, get_tool
+from transformers.registry import DEFAULT_REPORT_FORMATS, ToolSpec, get_tool
 from transformers.report import build_report, write_report_outputs
 from transformers.serialization import jsonable, result_from_dict, result_to_dict
 
@@ -78,6 +78,8 @@ class PipelineJob:
     key_prefix: str = ""
     #: The memory budget this task runs under (default: ``WORKER_MEMORY_LIMIT_MB``).
     budget: Budget | None = None
+    #: The report's renderings to build (``registry.report_formats``; JSON always).
+    report_formats: tuple[str, ...] = DEFAULT_REPORT_FORMATS
 
 
 @dataclass
@@ -243,7 +245,13 @@ def _run(
         )
         final_frame = current if tool.chained else None
         files = write_report_outputs(
-            report, ordered, work_dir / "report", final_frame, frames=frames
+            report,
+            ordered,
+            work_dir / "report",
+            final_frame,
+            frames=frames,
+            inputs=infos,
+            formats=job.report_formats,
         )
         data_file = _data_output(tool, ordered, final_frame, work_dir / "data")
         if data_file is not None:

@@ -14,13 +14,38 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from transformers.errors import InvalidParametersError, UnknownAgentError, UnknownToolError
+from transformers.errors import (
+    InvalidParametersError,
+    UnknownAgentError,
+    UnknownReportFormatError,
+    UnknownToolError,
+)
 from transformers.params import clean as pc
 from transformers.params import master as pm
 from transformers.params import profile as pp
 
 TABULAR_FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "json", "jsonl", "parquet")
 DOCUMENT_FORMATS: tuple[str, ...] = ("json", "yaml")
+
+#: The report's renderings a task can ask for (``report_formats``): ``report.json`` (always
+#: written: it is ``GET /v1/tasks/{id}/report``), ``report.html`` and ``report.xlsx``.
+REPORT_FORMATS: tuple[str, ...] = ("json", "html", "xlsx")
+#: What a task gets when it does not say: every rendering, as before the option existed.
+DEFAULT_REPORT_FORMATS: tuple[str, ...] = REPORT_FORMATS
+
+
+def report_formats(given: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The renderings to build, in canonical order, ``json`` always among them; ``None`` is
+    the default. An unknown format is ``UNKNOWN_REPORT_FORMAT`` naming it."""
+    if given is None:
+        return DEFAULT_REPORT_FORMATS
+    unknown = [f for f in given if f not in REPORT_FORMATS]
+    if unknown:
+        raise UnknownReportFormatError(
+            f"Unknown report format {unknown[0]!r}; choose from {', '.join(REPORT_FORMATS)}",
+            details={"format": str(unknown[0])[:64], "formats": list(REPORT_FORMATS)},
+        )
+    return tuple(f for f in REPORT_FORMATS if f == "json" or f in given)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from transformers.pipeline import (
     load_checkpoint,
     run_pipeline,
 )
+from transformers.registry import report_formats
 from workers import faults, progress
 from workers.errors import classify
 
@@ -340,6 +341,7 @@ def build_job(task: Task) -> PipelineJob:
             max_cell_length=opts.get("max_cell_length"),
         ),
         key_prefix=task_prefix(task.tenant_id, task.id),
+        report_formats=report_formats(opts.get("report_formats")),
     )
 
 

@@ -107,13 +107,14 @@ async def create_task(
 ) -> Response:
     """Create a task for a tool and get a presigned PUT URL per file role.
 
-    Send JSON ``{tool_id, agents?, parameters?, callback_url?}``, or ``multipart/form-data``
-    with a ``spec`` JSON field, one file field per role (``primary``, ``baseline``...) and
-    ``process=true`` to create, upload and process in one call (201 with ``status: QUEUED``;
-    if any step fails the task is removed and the error returned). Agents and parameters are
-    validated against the tool before anything is stored: 422 ``UNKNOWN_TOOL``,
-    ``UNKNOWN_AGENT``, ``INVALID_PARAMETERS`` (``details.path``), ``UNKNOWN_ROLE``,
-    ``INVALID_CALLBACK_URL``. JSON bodies over 1 MB are 413. Honours ``Idempotency-Key``.
+    Send JSON ``{tool_id, agents?, parameters?, report_formats?, callback_url?}``, or
+    ``multipart/form-data`` with a ``spec`` JSON field, one file field per role (``primary``,
+    ``baseline``...) and ``process=true`` to create, upload and process in one call (201 with
+    ``status: QUEUED``; if any step fails the task is removed and the error returned). Agents
+    and parameters are validated against the tool before anything is stored: 422
+    ``UNKNOWN_TOOL``, ``UNKNOWN_AGENT``, ``INVALID_PARAMETERS`` (``details.path``),
+    ``UNKNOWN_ROLE``, ``UNKNOWN_REPORT_FORMAT``, ``INVALID_CALLBACK_URL``. JSON bodies over
+    1 MB are 413. Honours ``Idempotency-Key``.
     """
     assert principal.tenant_id is not None
     tenant_id = principal.tenant_id

@@ -4,6 +4,7 @@ list with cursor pagination and filters."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 from typing import Any
@@ -120,6 +121,65 @@ def test_outputs_have_working_presigned_urls_that_expire(tenant, worker):
         assert f'filename="{o["name"]}"' in got.headers.get("content-disposition", "")
         expires = int(parse_qs(urlparse(o["url"]).query)["X-Amz-Expires"][0])
         assert expires == 3600
+
+
+def _run_small(tenant: Any, **body: Any) -> str:
+    task_id: str = create(tenant, agents=["unified-profiler"], **body)["task_id"]
+    assert upload(tenant, task_id, SMALL_CSV).status_code == 200
+    assert tenant.client.post(f"/v1/tasks/{task_id}/process").status_code == 202
+    assert wait_for_task(tenant.client, task_id)["status"] == "COMPLETED"
+    return task_id
+
+
+def test_report_formats_choose_the_renderings_a_task_gets(tenant, worker):
+    import openpyxl
+
+    # Default: every rendering, as before the option existed; the workbook opens.
+    default = _run_small(tenant)
+    outputs = {o["name"]: o for o in tenant.client.get(f"/v1/tasks/{default}/outputs").json()}
+    assert {"report.json", "report.html", "report.xlsx", "row_level_issues.csv"} <= set(outputs)
+    workbook = openpyxl.load_workbook(io.BytesIO(httpx.get(outputs["report.xlsx"]["url"]).content))
+    assert workbook.sheetnames[0] == "Summary" and "unified-profiler" in workbook.sheetnames
+
+    # Without xlsx: no workbook is built or listed; the page and the row-level CSV still are.
+    no_xlsx = _run_small(tenant, report_formats=["html", "json"])
+    names = {o["name"] for o in tenant.client.get(f"/v1/tasks/{no_xlsx}/outputs").json()}
+    assert names == {"report.json", "report.html", "row_level_issues.csv"}
+    report = tenant.client.get(f"/v1/tasks/{no_xlsx}/report").json()
+    assert {o["name"] for o in report["outputs"]} == names
+    assert tenant.client.get(f"/v1/tasks/{no_xlsx}/report.html").status_code == 200
+
+    # JSON only: the report is there, the page answers that there is none.
+    json_only = _run_small(tenant, report_formats=[])
+    names = {o["name"] for o in tenant.client.get(f"/v1/tasks/{json_only}/outputs").json()}
+    assert names == {"report.json", "row_level_issues.csv"}
+    assert tenant.client.get(f"/v1/tasks/{json_only}/report").status_code == 200
+    r = tenant.client.get(f"/v1/tasks/{json_only}/report.html")
+    assert r.status_code == 409 and r.json()["error"]["details"] == {"status": "COMPLETED"}
+
+
+def test_an_unknown_report_format_is_422_naming_it_and_stores_nothing(tenant):
+    before = len(tenant.client.get("/v1/tasks", params={"limit": 100}).json()["items"])
+    for body in (
+        {"tool_id": "profile-my-data", "report_formats": ["html", "pdf"]},
+        {"tool_id": "profile-my-data", "report_formats": ["XLSX"]},
+    ):
+        r = tenant.client.post("/v1/tasks", json=body)
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "UNKNOWN_REPORT_FORMAT"
+        assert error["details"]["formats"] == ["json", "html", "xlsx"]
+        assert error["details"]["format"] == body["report_formats"][-1]
+    # The one-shot (multipart) create refuses it the same way, before any file is kept.
+    r = tenant.client.post(
+        "/v1/tasks",
+        data={"spec": json.dumps({"tool_id": "profile-my-data", "report_formats": ["pdf"]})},
+        files={"primary": ("data.csv", SMALL_CSV, "text/csv")},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_REPORT_FORMAT"
+    r = tenant.client.post("/v1/tasks", json={"tool_id": "profile-my-data", "report_formats": "x"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert len(tenant.client.get("/v1/tasks", params={"limit": 100}).json()["items"]) == before
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 Every text cell goes through ``neutralize_cell`` (formula injection), and xlsxwriter's string
 auto-conversions (formulas, numbers, URLs) are off.
+
+The workbook holds summaries and at most a bounded sample of row-level data: an agent's sheet
+lists its first ``SHEET_ROW_CAP`` row-level issues under a line saying "showing N of M" and
+which output has them all; its size never grows with the input's rows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from transformers.io.neutralize import neutralize_cell
 __all__ = ["neutralize_cell", "sheet_names", "write_report_workbook"]
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-SHEET_ROW_CAP = 1000  # row-level issues per agent sheet; the CSV has them all
+SHEET_ROW_CAP = 1000  # row-level issues per agent sheet; the row-level output has them all
 
 
 def sheet_names(wanted: list[str], reserved: tuple[str, ...] = ("Summary",)) -> list[str]:
@@ -121,8 +125,9 @@ def write_report_workbook(
         for section, name in zip(sections, names, strict=False):
             _section_sheet(workbook, name, section)
         names = names[len(sections) :]
+        rows_file = _row_issues_output(report)
         for agent, name in zip(agents, names, strict=True):
-            _agent_sheet(workbook, name, agent)
+            _agent_sheet(workbook, name, agent, rows_file)
     finally:
         workbook.close()
 
@@ -179,7 +184,16 @@ def _summary_sheet(workbook: Any, report: dict[str, Any]) -> None:
     s.finish()
 
 
-def _agent_sheet(workbook: Any, name: str, agent: dict[str, Any]) -> None:
+def _row_issues_output(report: dict[str, Any]) -> str:
+    """The output that holds every row-level issue (CSV, or Parquet when large)."""
+    for o in report.get("outputs", []):
+        name = str(o.get("name", ""))
+        if o.get("kind") == "issues" and "agent_id" not in o and "row_level_issues" in name:
+            return name
+    return "row_level_issues.csv"
+
+
+def _agent_sheet(workbook: Any, name: str, agent: dict[str, Any], rows_file: str) -> None:
     s = _Sheet(workbook, name)
     s.line(["Agent", agent.get("agent_id")], s.bold)
     for key in ("title", "status", "duration_ms", "error_code", "error"):
@@ -199,17 +213,12 @@ def _agent_sheet(workbook: Any, name: str, agent: dict[str, Any]) -> None:
     s.table(ISSUE_COLUMNS[1:], agent.get("issues", []))
     s.heading("Recommendations")
     s.table(REC_COLUMNS[1:], agent.get("recommendations", []))
-    rows = agent.get("row_level_issues", [])
+    rows = agent.get("row_level_issues", [])[:SHEET_ROW_CAP]
     total = agent.get("row_level_issues_total", len(rows))
-    s.heading(
-        f"Row-level issues ({total})"
-        + (
-            f": first {min(len(rows), SHEET_ROW_CAP)}, all in row_level_issues.csv"
-            if total > len(rows[:SHEET_ROW_CAP])
-            else ""
-        )
-    )
-    s.table(ROW_ISSUE_COLUMNS, rows[:SHEET_ROW_CAP])
+    s.heading(f"Row-level issues ({total})")
+    if total > len(rows):
+        s.line([f"Showing {len(rows)} of {total}; all {total} are in {rows_file}."])
+    s.table(ROW_ISSUE_COLUMNS, rows)
     s.finish()
 
 

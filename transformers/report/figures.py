@@ -12,6 +12,13 @@ Excel workbook and ``report.html`` show. Everything here is bounded whatever the
 - cluster sizes and a sample of clusters with their member rows (master-my-data).
 
 A figure that cannot be computed is left out (and logged); it never fails the task.
+
+The frames may be in memory (``pl.DataFrame``) or out-of-core working copies
+(``transformers.engine.scan.ScanFrame``). A working copy is never loaded whole: its figures are
+polars queries over its lazy scan with the streaming engine, one pass per figure for all its
+columns (histograms: the same bins and counts as ``numpy.histogram``; drift overlays and
+before/after: exact), except correlations, which are computed over a systematic sample of at
+most ``CORR_SAMPLE_ROWS`` rows (every k-th row), and say so (``sample``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,29 @@ CLUSTER_MEMBERS = 6
 CELL_TEXT = 80
 #: Above this many rows, before/after distinct counts are HyperLogLog estimates (a few % off).
 EXACT_DISTINCT_ROWS = 1_000_000
+#: Correlations of an out-of-core frame: over at most this many rows (every k-th row).
+CORR_SAMPLE_ROWS = 500_000
+
+
+def _in_memory(frame: Any) -> bool:
+    import polars as pl
+
+    return isinstance(frame, pl.DataFrame)
+
+
+def _query(frame: Any, exprs: list[Any]) -> Any:
+    """One row of aggregates: over the frame, or streamed over a working copy's scan."""
+    if _in_memory(frame):
+        return frame.lazy().select(exprs).collect()
+    return frame.lazy().select(exprs).collect(engine="streaming")
+
+
+def _finite(column: str) -> Any:
+    """The column as Float64, NaN and infinities as null (what ``_values`` drops)."""
+    import polars as pl
+
+    x = pl.col(column).cast(pl.Float64)
+    return pl.when(x.is_finite()).then(x)
 
 
 def _num(x: Any) -> float | None:
@@ -59,6 +89,22 @@ def _values(frame: Any, column: str) -> Any:
 
 
 def histogram(frame: Any, column: str, edges: list[float] | None = None) -> dict[str, Any] | None:
+    """``HIST_BINS`` equal-width bins over the column's finite range, or the given ``edges``
+    (values outside them counted in the outer bins); None when it has no finite value."""
+    return histograms(frame, {column: edges})[column]
+
+
+def histograms(
+    frame: Any, wanted: dict[str, list[float] | None]
+) -> dict[str, dict[str, Any] | None]:
+    """``histogram`` of several columns: ``numpy.histogram`` of each in-memory column; over a
+    working copy, two streaming passes for all of them (ranges, then counts)."""
+    if _in_memory(frame):
+        return {c: _numpy_histogram(frame, c, e) for c, e in wanted.items()}
+    return _scan_histograms(frame, wanted)
+
+
+def _numpy_histogram(frame: Any, column: str, edges: list[float] | None) -> dict[str, Any] | None:
     import numpy as np
 
     values = _values(frame, column)
@@ -76,12 +122,83 @@ def histogram(frame: Any, column: str, edges: list[float] | None = None) -> dict
     return {"edges": [float(e) for e in bin_edges], "counts": [int(c) for c in counts]}
 
 
+def _scan_histograms(
+    frame: Any, wanted: dict[str, list[float] | None]
+) -> dict[str, dict[str, Any] | None]:
+    """Bins as ``numpy.histogram`` draws them, counted by polars over the scan.
+
+    Equal-width bins: numpy's own steps, the bin from ``(x - lo) / (hi - lo) * bins``
+    corrected by one where ``x`` falls on the other side of the edge ``np.linspace`` computes
+    (``k * step + lo``), so a value on an edge lands where numpy puts it. Given edges: the bin
+    by a sorted search (right side), the last edge inclusive, as numpy counts."""
+    import numpy as np
+    import polars as pl
+
+    out: dict[str, dict[str, Any] | None] = {c: None for c in wanted}
+    stats = _query(
+        frame,
+        [
+            e
+            for i, c in enumerate(wanted)
+            for e in (
+                _finite(c).min().alias(f"{i}|lo"),
+                _finite(c).max().alias(f"{i}|hi"),
+                _finite(c).count().alias(f"{i}|n"),
+            )
+        ],
+    ).row(0, named=True)
+    x, b = pl.col("x"), pl.col("b")
+    for i, (column, edges) in enumerate(wanted.items()):
+        if not stats[f"{i}|n"]:
+            continue
+        values = frame.lazy().select(_finite(column).alias("x")).drop_nulls()
+        if edges is None:
+            lo, hi = float(stats[f"{i}|lo"]), float(stats[f"{i}|hi"])
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            bins = np.linspace(lo, hi, HIST_BINS + 1)
+            n, step = HIST_BINS, (hi - lo) / HIST_BINS
+            if step == 0 or not np.isfinite(hi - lo):
+                raise ValueError(f"histogram range of {column!r} is degenerate")
+            first = ((x - lo) / (hi - lo) * n).cast(pl.Int64).clip(None, n - 1)
+            below = (x < b.cast(pl.Float64) * step + lo).cast(pl.Int64)
+            above = ((b != n - 1) & (x >= (b + 1).cast(pl.Float64) * step + lo)).cast(pl.Int64)
+            binned = (
+                values.select(x, first.alias("b"))
+                .select(x, (b - below).alias("b"))
+                .select((b + above).alias("b"))
+            )
+        else:
+            bins = np.asarray(edges, dtype=float)
+            if np.any(bins[1:] < bins[:-1]):
+                raise ValueError("bins must increase monotonically")
+            n = len(bins) - 1
+            clipped = x.clip(float(bins[0]), float(bins[-1]))
+            found = pl.lit(pl.Series(bins)).search_sorted(clipped, side="right")
+            binned = values.select((found.cast(pl.Int64) - 1).clip(0, n - 1).alias("b"))
+        counts = np.zeros(n, dtype=np.int64)
+        for k, count in binned.group_by("b").len().collect(engine="streaming").iter_rows():
+            counts[int(k)] = int(count)
+        out[column] = {"edges": [float(e) for e in bins], "counts": [int(c) for c in counts]}
+    return out
+
+
 def correlations(frame: Any, columns: list[str]) -> dict[str, Any] | None:
     import polars as pl
 
-    cols = [c for c in columns if frame.get_column(c).null_count() < frame.height][:CORR_COLUMNS]
+    nulls = _query(frame, [pl.col(c).null_count().alias(c) for c in columns]).row(0, named=True)
+    cols = [c for c in columns if nulls[c] < frame.height][:CORR_COLUMNS]
     if len(cols) < 2:
         return None
+    sample: dict[str, int] | None = None
+    if not _in_memory(frame):
+        every = max(1, math.ceil(frame.height / CORR_SAMPLE_ROWS))
+        scan = frame.lazy().select(cols)
+        if every > 1:
+            scan = scan.with_row_index("__pos__").filter(pl.col("__pos__") % every == 0)
+        frame = scan.select(cols).collect(engine="streaming")
+        if every > 1:
+            sample = {"rows": frame.height, "every": every}
     exprs = []
     for i, a in enumerate(cols):
         for b in cols[i + 1 :]:
@@ -94,7 +211,10 @@ def correlations(frame: Any, columns: list[str]) -> dict[str, Any] | None:
         i, j = (int(x) for x in key.split("|"))
         v = _num(value)
         matrix[i][j] = matrix[j][i] = None if v is None else round(v, 4)
-    return {"columns": cols, "matrix": matrix}
+    out: dict[str, Any] = {"columns": cols, "matrix": matrix}
+    if sample is not None:
+        out["sample"] = sample
+    return out
 
 
 def _agent_data(report: dict[str, Any], agent_id: str) -> dict[str, Any]:
@@ -106,10 +226,37 @@ def _agent_data(report: dict[str, Any], agent_id: str) -> dict[str, Any]:
 
 
 def _category_shares(frame: Any, column: str, categories: list[Any]) -> list[float]:
-    series = frame.get_column(column).drop_nulls().cast(str)
-    total = max(1, series.len())
-    counts = dict(series.value_counts().iter_rows())
-    return [round(counts.get(str(c), 0) / total, 6) for c in categories]
+    if _in_memory(frame):
+        series = frame.get_column(column).drop_nulls().cast(str)
+        total = max(1, series.len())
+        counts = dict(series.value_counts().iter_rows())
+        return [round(counts.get(str(c), 0) / total, 6) for c in categories]
+    import polars as pl
+
+    text = pl.col(column).cast(pl.String)
+    hits = [(text == str(c)).sum().alias(f"{k}") for k, c in enumerate(categories)]
+    row = _query(frame, [text.count().alias("n"), *hits]).row(0, named=True)
+    total = max(1, int(row["n"]))
+    return [round(int(row[f"{k}"] or 0) / total, 6) for k in range(len(categories))]
+
+
+def _top_categories(frame: Any, column: str) -> list[Any]:
+    if _in_memory(frame):
+        top = frame.get_column(column).drop_nulls().cast(str).value_counts(sort=True)
+        return [r[0] for r in top.head(DRIFT_CATEGORIES).iter_rows()]
+    import polars as pl
+
+    top = (
+        frame.lazy()
+        .select(pl.col(column).cast(pl.String).alias("v"))
+        .drop_nulls()
+        .group_by("v")
+        .len()
+        .sort(["len", "v"], descending=[True, False])
+        .head(DRIFT_CATEGORIES)
+        .collect(engine="streaming")
+    )
+    return top.get_column("v").to_list()
 
 
 def drift_overlays(report: dict[str, Any], frames: dict[str, Any]) -> dict[str, Any]:
@@ -117,13 +264,21 @@ def drift_overlays(report: dict[str, Any], frames: dict[str, Any]) -> dict[str, 
     columns = _agent_data(report, "drift-detector").get("columns")
     if base is None or current is None or not isinstance(columns, dict):
         return {}
+    chosen = {
+        name: d
+        for name, d in list(columns.items())[:DETAIL_COLUMNS]
+        if isinstance(d, dict) and name in base.columns and name in current.columns
+    }
+    numeric = {
+        n: d["bin_edges"]
+        for n, d in chosen.items()
+        if d.get("test") == "numeric" and d.get("bin_edges")
+    }
+    hist_base, hist_current = histograms(base, numeric), histograms(current, numeric)
     out: dict[str, Any] = {}
-    for name, d in list(columns.items())[:DETAIL_COLUMNS]:
-        if not isinstance(d, dict) or name not in base.columns or name not in current.columns:
-            continue
-        if d.get("test") == "numeric" and d.get("bin_edges"):
-            b = histogram(base, name, d["bin_edges"])
-            c = histogram(current, name, d["bin_edges"])
+    for name, d in chosen.items():
+        if name in numeric:
+            b, c = hist_base[name], hist_current[name]
             if b and c:
                 out[name] = {
                     "kind": "numeric",
@@ -132,8 +287,7 @@ def drift_overlays(report: dict[str, Any], frames: dict[str, Any]) -> dict[str, 
                     "current": c["counts"],
                 }
         elif d.get("test") == "categorical":
-            top = base.get_column(name).drop_nulls().cast(str).value_counts(sort=True)
-            cats = [r[0] for r in top.head(DRIFT_CATEGORIES).iter_rows()]
+            cats = _top_categories(base, name)
             out[name] = {
                 "kind": "categorical",
                 "categories": cats,
@@ -161,7 +315,7 @@ def _stats(frame: Any, names: list[str]) -> dict[str, dict[str, Any]]:
                 num.min().alias(f"{i}|min"),
                 num.max().alias(f"{i}|max"),
             ]
-    row = frame.lazy().select(exprs).collect().row(0, named=True) if exprs else {}
+    row = _query(frame, exprs).row(0, named=True) if exprs else {}
     out: dict[str, dict[str, Any]] = {name: {} for name in names}
     for key, value in row.items():
         i, stat = key.split("|")
@@ -267,11 +421,8 @@ def _profile(report: dict[str, Any], frames: dict[str, Any], final: Any) -> dict
         return {}
     numeric = _numeric_columns(primary)
     detail = set([c for c in primary.columns if c != ROW_ID][:DETAIL_COLUMNS])
-    figures: dict[str, Any] = {
-        "histograms": {
-            c: h for c in numeric if c in detail and (h := histogram(primary, c)) is not None
-        }
-    }
+    drawn = histograms(primary, {c: None for c in numeric if c in detail})
+    figures: dict[str, Any] = {"histograms": {c: h for c, h in drawn.items() if h is not None}}
     corr = _safe("correlations", lambda: correlations(primary, numeric))
     if corr:
         figures["correlations"] = corr
@@ -312,6 +463,5 @@ def compute_figures(report: dict[str, Any], frames: dict[str, Any] | None, final
     fn = FIGURES.get(str(report.get("tool_id")))
     if fn is None or not frames:
         return {}
-    frames = {k: (v.collect() if hasattr(v, "collect") else v) for k, v in frames.items()}
     result = _safe(str(report.get("tool_id")), lambda: fn(report, frames, final))
     return result or {}

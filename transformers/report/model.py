@@ -314,11 +314,18 @@ def _profile_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     corr = figures.get("correlations")
     if corr:
+        notes = ["Pearson correlation, each pair over the rows where both are present."]
+        if corr.get("sample"):
+            sample = corr["sample"]
+            notes.append(
+                f"Computed on a sample of {sample['rows']:,} rows (every {sample['every']:,}th "
+                "row of the input), not on every row."
+            )
         sections.append(
             _section(
                 "correlations",
                 "Correlations (numeric columns)",
-                notes=["Pearson correlation, each pair over the rows where both are present."],
+                notes=notes,
                 charts=[
                     {
                         "kind": "heatmap",

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from transformers.engine.budget import Budget
 from transformers.pipeline import InputRef, PipelineJob, ResumeState, run_pipeline
 from transformers.registry import get_tool
 
@@ -42,9 +43,14 @@ class NoHooks:
 
 
 def run_local(
-    tool_id: str, files: dict[str, Path], root: Path, agents: list[str] | None = None
+    tool_id: str,
+    files: dict[str, Path],
+    root: Path,
+    agents: list[str] | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Path]:
-    """Output name -> local path (report.json, report.xlsx, report.html, ...)."""
+    """Output name -> local path (report.json, report.xlsx, report.html, ...). A ``budget``
+    smaller than the inputs sends them down the out-of-core path (a ``ScanFrame`` each)."""
     refs = []
     for role, path in files.items():
         key = f"inputs/{role}/{path.name}"
@@ -59,6 +65,7 @@ def run_local(
         agents=agents or list(tool.agent_ids),
         parameters={},
         inputs=refs,
+        budget=budget,
     )
     outcome = run_pipeline(job, LocalStorage(root), NoHooks())
     return {o["name"]: root / o["key"] for o in outcome.outputs if (root / o["key"]).exists()}
