@@ -339,6 +339,7 @@ def render_compose_block(tools: dict[str, Any]) -> str:
     lines = [COMPOSE_BEGIN]
     for tool_id, tool in tools.items():
         pool = pool_for(tool_id)
+        per_child = pool.max_memory_per_child_kib
         service = f"worker-{k8s_name(tool_id)}"
         lines += [
             f"  {service}:",
@@ -350,7 +351,7 @@ def render_compose_block(tools: dict[str, Any]) -> str:
             "      <<: *app-env",
             f"      CELERY_WORKER_CONCURRENCY: {_flow(str(pool.concurrency))}",
             f"      WORKER_MEMORY_LIMIT_MB: {_flow(str(pool.task_memory_mb))}",
-            f"      CELERY_WORKER_MAX_MEMORY_PER_CHILD: {_flow(str(pool.max_memory_per_child_kib))}",
+            f"      CELERY_WORKER_MAX_MEMORY_PER_CHILD: {_flow(str(per_child))}",
             f"      OTEL_SERVICE_NAME: {_flow(service)}",
             f"      WORKER_NODE: {_flow(tool.queue_name)}",
             *(f"      {k}: {_flow(v)}" for k, v in WORKER_METRICS_ENV),
