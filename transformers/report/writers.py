@@ -273,6 +273,17 @@ def _block_frame(agent_id: str, block: Any) -> Any | None:
     """The block's rows as text columns of ``ROW_ISSUE_HEADER`` (None: render row by row)."""
     import polars as pl
 
+    if block.column is None:  # a finding about a whole row: no value, the message as given
+        frame = pl.DataFrame({"row_id": block.hits.get_column(ROW_ID).cast(pl.Int64)})
+        return frame.select(
+            pl.lit(agent_id, pl.String).alias("agent_id"),
+            "row_id",
+            pl.lit("", pl.String).alias("column"),
+            pl.lit(str(block.issue_type), pl.String).alias("issue_type"),
+            pl.lit(str(block.severity), pl.String).alias("severity"),
+            pl.lit("", pl.String).alias("value"),
+            pl.lit(block.head + block.tail, pl.String).alias("message"),
+        )
     texts = _value_texts(block.hits.get_column(block.column))
     if texts is None:
         return None

@@ -100,11 +100,26 @@ def tricky_results() -> list[AgentResult]:
             [RowIssue(7, None, "custom", "high", {"nested": [1, None]}, "a single, issue")],
         ),
     )
+    readiness = AgentResult(
+        agent_id="readiness-rater",
+        row_level_issues=RowIssues(
+            [  # findings about whole rows: no column, no value
+                RowIssueBlock(
+                    pl.DataFrame({ROW_ID: [4, 9]}),
+                    None,
+                    "duplicate_row",
+                    "low",
+                    "exact duplicate of an earlier row",
+                    "",
+                )
+            ]
+        ),
+    )
     listed = AgentResult(
         agent_id="score-risk",
         row_level_issues=[RowIssue(3, "email", "pii", "medium", "=x@y", 'an "email"\r\n')],
     )
-    return [profiler, listed]
+    return [profiler, readiness, listed]
 
 
 def write(results: list[AgentResult], out: Path, **kwargs: Any) -> dict[str, Path]:
