@@ -91,30 +91,32 @@ class _TextLines:
             yield line
 
 
-def _arrow_read(path: Path, offset: int, delimiter: str, ncols: int) -> pa.Table:
+def _csv_options(delimiter: str, ncols: int, block_bytes: int) -> dict[str, Any]:
+    """Arrow's CSV options for both paths: every field as text named ``f0..fN-1``, quotes
+    doubled, newlines allowed in quoted values, empty lines and empty fields not values."""
     names = [f"f{i}" for i in range(ncols)]
-    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES)
-    parse_options = pacsv.ParseOptions(
-        delimiter=delimiter,
-        quote_char='"',
-        double_quote=True,
-        newlines_in_values=True,
-        ignore_empty_lines=True,
-    )
-    convert_options = pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names},
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-    )
+    return {
+        "read_options": pacsv.ReadOptions(column_names=names, block_size=block_bytes),
+        "parse_options": pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char='"',
+            double_quote=True,
+            newlines_in_values=True,
+            ignore_empty_lines=True,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
+
+
+def _arrow_read(path: Path, offset: int, delimiter: str, ncols: int) -> pa.Table:
     with path.open("rb") as f:
         f.seek(offset)
-        table = pacsv.read_csv(
-            f,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
+        table = pacsv.read_csv(f, **_csv_options(delimiter, ncols, BLOCK_BYTES))
     return table.slice(1)  # row 0 is the header, parsed the same way as the data
 
 
@@ -267,34 +269,13 @@ def stream_batches(
     (Arrow's streaming CSV reader, same options as the fast path). Raises ``pa.ArrowInvalid``
     on a ragged record, possibly after some batches: the caller then starts over from
     :func:`normalise`."""
-    names = [f"f{i}" for i in range(ncols)]
     # Smaller blocks than the in-memory path: the reader's read-ahead holds a few of them
     # (measured on 5M rows: 16 MiB blocks peaked at 691 MiB, 4 MiB at 293 MiB, 1 MiB at 153 MiB,
     # same speed). A record longer than a block fails here; the caller retries with larger ones.
-    read_options = pacsv.ReadOptions(
-        column_names=names, block_size=block_bytes or STREAM_BLOCK_BYTES
-    )
-    parse_options = pacsv.ParseOptions(
-        delimiter=delimiter,
-        quote_char='"',
-        double_quote=True,
-        newlines_in_values=True,
-        ignore_empty_lines=True,
-    )
-    convert_options = pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names},
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-    )
+    options = _csv_options(delimiter, ncols, block_bytes or STREAM_BLOCK_BYTES)
     with path.open("rb") as f:
         f.seek(offset)
-        reader = pacsv.open_csv(
-            f,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
+        reader = pacsv.open_csv(f, **options)
         first = True
         for batch in reader:
             table = pa.Table.from_batches([batch])

@@ -14,6 +14,8 @@ Other date formats (``31/01/2024``) stay text: the day/month order is the type-f
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 _INT = r"^[+-]?(0|[1-9][0-9]*)$"
@@ -76,6 +78,25 @@ _CANDIDATES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _propose(columns: list[str], heads: Any) -> dict[str, str]:
+    """Each column's candidate type: the first whose shape all its first values have."""
+    candidates: dict[str, str] = {}
+    for name, values in zip(columns, heads, strict=True):
+        if values is None or len(values) == 0:
+            continue  # all null: nothing to infer from
+        kind = _candidate(pl.Series(values, dtype=pl.String))
+        if kind is not None:
+            candidates[name] = kind
+    return candidates
+
+
+def _candidate(head: pl.Series) -> str | None:
+    for kind, pattern in _CANDIDATES:
+        if _all_match(head, pattern):
+            return kind
+    return None
+
+
 def _conversion(name: str, kind: str) -> pl.Expr:
     col = pl.col(name)
     if kind == "int":
@@ -100,15 +121,7 @@ def infer_types(frame: pl.DataFrame) -> pl.DataFrame:
     if not text or frame.height == 0:
         return frame
     sample = frame.select(pl.col(c).drop_nulls().head(_SAMPLE).implode() for c in text).row(0)
-    candidates: dict[str, str] = {}
-    for name, values in zip(text, sample, strict=True):
-        if not values:
-            continue  # all null: nothing to infer from
-        head = pl.Series(values, dtype=pl.String)
-        for kind, pattern in _CANDIDATES:
-            if _all_match(head, pattern):
-                candidates[name] = kind
-                break
+    candidates = _propose(text, sample)
     if not candidates:
         return frame
     patterns = dict(_CANDIDATES)
@@ -154,15 +167,7 @@ def infer_conversions(scan: pl.LazyFrame) -> dict[str, pl.Expr]:
                 .collect(engine="streaming")
                 .item()
             )
-    candidates: dict[str, str] = {}
-    for name, values in zip(text, heads, strict=True):
-        if values is None or len(values) == 0:
-            continue
-        head = pl.Series(values, dtype=pl.String)
-        for kind, pattern in _CANDIDATES:
-            if _all_match(head, pattern):
-                candidates[name] = kind
-                break
+    candidates = _propose(text, heads)
     if not candidates:
         return {}
     patterns = dict(_CANDIDATES)
@@ -225,11 +230,9 @@ class Speculation:
             if values.len() == 0:
                 self.undecided.append(c)
                 continue
-            head = values.head(_SAMPLE)
-            for kind, pattern in _CANDIDATES:
-                if _all_match(head, pattern):
-                    self.kinds[c] = kind
-                    break
+            kind = _candidate(values.head(_SAMPLE))
+            if kind is not None:
+                self.kinds[c] = kind
         self.kinds = {c: k for c, k in self.kinds.items() if self._holds(first, c, k)}
 
     @staticmethod

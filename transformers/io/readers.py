@@ -93,7 +93,7 @@ def read_table(path: Path, *, filename: str, role: str, options: ReadOptions) ->
         )
     _check_rows(frame.height, options)
     frame = infer_types(frame)
-    _check_cells(frame, options)
+    check_cells(frame, options)
     ids = (
         pl.Series(ROW_ID, range(frame.height), dtype=pl.Int64)
         if row_ids is None
@@ -203,14 +203,16 @@ def _check_rows(count: int, options: ReadOptions) -> None:
         )
 
 
-def _check_cells(frame: pl.DataFrame, options: ReadOptions) -> None:
+def check_cells(frame: Any, options: ReadOptions) -> None:
+    """``max_cell_length`` over the text columns of a frame or a working copy."""
     limit = options.max_cell_length
     if limit is None:
         return
     text_cols = [c for c, t in frame.schema.items() if t == pl.String]
     if not text_cols:
         return
-    longest = frame.select(pl.col(text_cols).str.len_chars().max()).row(0)
+    # One expression per column: a working copy reads each column on its own.
+    longest = frame.select(pl.col(c).str.len_chars().max().alias(c) for c in text_cols).row(0)
     for column, length in zip(text_cols, longest, strict=True):
         if length is not None and length > limit:
             raise FileTooLargeError(

@@ -37,7 +37,7 @@ from transformers.io.decode import Utf8Text, to_utf8
 from transformers.io.delimited import BLOCK_BYTES, normalise, read_header, stream_batches
 from transformers.io.infer import Speculation, infer_conversions
 from transformers.io.options import LoadedTable, ReadOptions
-from transformers.io.readers import _check_columns, _check_rows, unique_names
+from transformers.io.readers import _check_columns, _check_rows, check_cells, unique_names
 from transformers.io.sniff import HEAD_BYTES, decode_head, sniff_delimiter, sniff_format
 
 #: Formats the working copy streams; the others are read in memory.
@@ -93,7 +93,7 @@ def build_working_copy(
     # Arrow's allocator keeps freed blocks for reuse; the agents do not use them.
     pa.default_memory_pool().release_unused()
     frame = ScanFrame(typed, rows=rows, budget=budget)
-    _check_cells(frame, options)
+    check_cells(frame, options)
     info = InputInfo(
         role=role,
         filename=filename,
@@ -284,21 +284,3 @@ def _write_typed(raw: Path, typed: Path, conversions: list[pl.Expr]) -> None:
     finally:
         if writer is not None:
             writer.close()
-
-
-def _check_cells(frame: ScanFrame, options: ReadOptions) -> None:
-    limit = options.max_cell_length
-    if limit is None:
-        return
-    text_cols = [c for c, t in frame.schema.items() if t == pl.String]
-    if not text_cols:
-        return
-    longest = frame.select(pl.col(c).str.len_chars().max().alias(c) for c in text_cols).row(0)
-    for column, length in zip(text_cols, longest, strict=True):
-        if length is not None and length > limit:
-            raise FileTooLargeError(
-                f"Column '{column}' has a value of {length} characters; the limit "
-                f"(max_cell_length) is {limit}",
-                details={"limit": "max_cell_length", "max": limit, "found": length,
-                         "column": column},
-            )  # fmt: skip

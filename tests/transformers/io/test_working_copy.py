@@ -119,3 +119,23 @@ def test_plan_limits_both_ways(tmp_path: Path) -> None:
             assert (
                 oc.value.message == "The file has more than 100 rows; the limit (max_rows) is 100"
             )
+
+
+def test_parquet_input_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "in.parquet"
+    pl.DataFrame(
+        {
+            "n": [1, 2, None],
+            "x": [0.5, None, 2.0],
+            "s": ["2024-01-02", "2024-02-03", None],
+            "dup": ["a", "b", "c"],
+        }
+    ).with_columns(pl.col("dup").alias("dup2")).rename({"dup2": "dup "}).write_parquet(path)
+    memory = read_table(path, filename=path.name, role="primary", options=ReadOptions())
+    copy = build_working_copy(
+        path, filename=path.name, role="primary", options=ReadOptions(), dest_dir=tmp_path / "wc"
+    )
+    streamed = pl.read_parquet(copy.frame.path)
+    assert streamed.schema == memory.frame.schema
+    assert streamed.equals(memory.frame)
+    assert copy.notes == memory.notes
