@@ -121,7 +121,12 @@ def _task(client: httpx.Client, primary: Path, baseline: Path) -> dict[str, floa
     for role, path in (("primary", primary), ("baseline", baseline)):
         _put(body["uploads"][role]["url"], path)
     task_id = body["task_id"]
-    client.post(f"/v1/tasks/{task_id}/process", timeout=600).raise_for_status()
+    for _ in range(20):  # as a client would: a 503 (a dependency busy) says when to retry
+        r = client.post(f"/v1/tasks/{task_id}/process", timeout=600)
+        if r.status_code != 503:
+            break
+        time.sleep(float(r.headers.get("Retry-After", "5")))
+    r.raise_for_status()
     deadline = time.monotonic() + 3 * 3600
     while time.monotonic() < deadline:
         task = client.get(f"/v1/tasks/{task_id}").json()
