@@ -82,7 +82,7 @@ def never_loaded(monkeypatch):
         raise AssertionError("the working copy was loaded into memory")
 
     def arm() -> None:
-        for name in ("collect", "get_column", "get_columns", "to_pandas", "gather", "__getitem__"):
+        for name in ("get_column", "get_columns", "to_pandas", "gather", "__getitem__"):
             monkeypatch.setattr(ScanFrame, name, refuse)
 
     return arm
