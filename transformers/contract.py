@@ -203,6 +203,125 @@ class Change:
 
 
 @dataclass
+class ChangeBlock:
+    """Changes of one agent, one kind and (cell changes) one column, held as a frame, not as
+    Python objects: a block of a million converted cells is a few arrays.
+
+    ``frame`` has ``ROW_ID`` (Int64), ``rule`` and ``reason`` (String), and
+
+    - cell changes: ``before`` and ``after``, the raw old and new values in their own types;
+    - row changes (removed, quarantined): ``before``, the whole row as a struct (absent when
+      the row had no column besides ``ROW_ID``: the row is then ``{}``).
+
+    Row changes carry no column and no ``after``. Stored as Parquet, a block reads back with
+    the same types, so its ``Change`` objects are the same after a checkpoint."""
+
+    frame: Any  # pl.DataFrame
+    kind: ChangeKind
+    agent_id: str
+    column: str | None = None
+
+    def __len__(self) -> int:
+        return int(self.frame.height)
+
+    def __iter__(self) -> Iterator[Change]:
+        step = 10_000
+        cell = "after" in self.frame.columns
+        has_before = "before" in self.frame.columns
+        for offset in range(0, len(self), step):
+            part = self.frame.slice(offset, step)
+            ids = part.get_column(ROW_ID).to_list()
+            rules = part.get_column("rule").to_list()
+            reasons = part.get_column("reason").to_list()
+            n = len(ids)
+            befores = part.get_column("before").to_list() if has_before else [{}] * n
+            afters = part.get_column("after").to_list() if cell else [None] * n
+            column = self.column if cell else None
+            for rid, rule, reason, b, a in zip(ids, rules, reasons, befores, afters, strict=True):
+                yield Change(self.kind, self.agent_id, rule, rid, column, b, a, reason)
+
+
+ChangePart = ChangeBlock | list[Change]
+
+
+class Changes(Sequence[Change]):
+    """An agent's change log: columnar blocks (``ChangeBlock``) and single changes, in order.
+
+    Reads like the list it replaces (``len``, iteration in order, indexing, slicing, ``+``,
+    ``append``, equality with a list) and builds ``Change`` objects only while iterated; a
+    checkpoint stores the blocks as Parquet, the change-log file is rendered from them."""
+
+    def __init__(self, parts: Iterable[ChangeBlock | Change | list[Change]] = ()) -> None:
+        self.parts: list[ChangePart] = []
+        for p in parts:
+            if isinstance(p, ChangeBlock):
+                if len(p):
+                    self.parts.append(p)
+            elif isinstance(p, Change):
+                self.append(p)
+            else:
+                for c in p:
+                    self.append(c)
+
+    @property
+    def blocks(self) -> list[ChangeBlock]:
+        return [p for p in self.parts if isinstance(p, ChangeBlock)]
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __iter__(self) -> Iterator[Change]:
+        for p in self.parts:
+            yield from p
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Change]: ...
+    def __getitem__(self, index: int | slice) -> Change | list[Change]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return list(islice(iter(self), start, max(start, stop)))
+            return list(self)[index]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        for p in self.parts:
+            if index < len(p):
+                return p[index] if isinstance(p, list) else next(islice(iter(p), index, None))
+            index -= len(p)
+        raise IndexError(index)  # pragma: no cover (the length was checked)
+
+    def append(self, change: Change) -> None:
+        if self.parts and isinstance(self.parts[-1], list):
+            self.parts[-1].append(change)
+        else:
+            self.parts.append([change])
+
+    def __add__(self, other: Iterable[Change]) -> Changes:
+        others: Iterable[ChangeBlock | list[Change]] = (
+            other.parts if isinstance(other, Changes) else [list(other)]
+        )
+        return Changes([*self.parts, *others])
+
+    def __radd__(self, other: Iterable[Change]) -> list[Change]:
+        return [*other, *self]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Changes | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Changes({len(self)} changes in {len(self.blocks)} blocks)"
+
+
+@dataclass
 class OutputFile:
     """A file an agent or the report writer produced in the local work directory.
 
@@ -234,7 +353,8 @@ class AgentResult:
     row_level_issues: list[RowIssue] | RowIssues = field(default_factory=list)
     #: Data-changing agents return the new frame (keeping ``__row_id__`` and row order).
     frame: pl.DataFrame | None = None
-    changes: list[Change] = field(default_factory=list)
+    #: A list, or ``Changes`` (columnar blocks) as the clean agents return them.
+    changes: list[Change] | Changes = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
     #: Column renames this agent applied: {old name: new name}. Carried forward by the pipeline.
     renames: dict[str, str] = field(default_factory=dict)

@@ -30,6 +30,10 @@ from transformers.contract import (
     AgentContext,
     AgentResult,
     AgentStatus,
+    Change,
+    ChangeBlock,
+    ChangeKind,
+    Changes,
     InputInfo,
     OutputFile,
     RowIssueBlock,
@@ -406,17 +410,26 @@ def _checkpoint(
     tool: ToolSpec,
     aliases: dict[str, str],
 ) -> AgentCheckpoint:
-    """Upload the agent's own output files, its full result and (chained tools) the frame."""
+    """Upload the agent's own output files, its full result and (chained tools) the frame.
+    Columnar row issues and change logs are stored as Parquet beside the result's JSON."""
     for out in result.outputs:
         if out.path is not None:
             out.size = storage.upload_file(out.path, _output_key(job, out.name), out.content_type)
     base = f"{job.key_prefix}work/{result.agent_id}"
     issues = result.row_level_issues
     columnar = isinstance(issues, RowIssues) and bool(issues.blocks)
+    changes = result.changes
+    columnar_changes = isinstance(changes, Changes) and bool(changes.blocks)
     payload: dict[str, Any] = {
-        "result": result_to_dict(result, row_issue_cap=0 if columnar else None),
+        "result": result_to_dict(
+            result,
+            row_issue_cap=0 if columnar else None,
+            change_cap=0 if columnar_changes else None,
+        ),
         "column_aliases": aliases,
     }
+    if isinstance(changes, Changes) and columnar_changes:
+        _checkpoint_changes(storage, work_dir, base, result.agent_id, changes, payload)
     if isinstance(issues, RowIssues) and columnar:
         # Columnar findings stay columnar: one Parquet file per block beside the result.
         blocks = []
@@ -443,6 +456,67 @@ def _checkpoint(
     return AgentCheckpoint(f"{base}.result.json", frame_key, dict(aliases))
 
 
+def _checkpoint_changes(
+    storage: Storage,
+    work_dir: Path,
+    base: str,
+    agent_id: str,
+    changes: Changes,
+    payload: dict[str, Any],
+) -> None:
+    """A columnar change log stays columnar: one Parquet file per block beside the result (the
+    raw values in their own types), the single changes in the JSON; ``change_blocks`` records
+    where each block goes among them (``at``: how many single changes come before it)."""
+    items: list[Any] = []
+    blocks: list[dict[str, Any]] = []
+    for part in changes.parts:
+        if not isinstance(part, ChangeBlock):
+            items.extend(part)
+            continue
+        path = work_dir / f"{agent_id}.changes-{len(blocks)}.parquet"
+        try:
+            part.frame.write_parquet(path)
+        except Exception:  # a type Parquet cannot hold (Object): these changes go in the JSON
+            path.unlink(missing_ok=True)
+            items.extend(part)
+            continue
+        key = f"{base}.changes-{len(blocks)}.parquet"
+        storage.upload_file(path, key, "application/vnd.apache.parquet")
+        path.unlink()
+        blocks.append(
+            {
+                "frame": key,
+                "at": len(items),
+                "kind": str(part.kind),
+                "agent_id": part.agent_id,
+                "column": part.column,
+            }
+        )
+    payload["result"]["changes"] = [jsonable(c) for c in items]
+    payload["change_blocks"] = blocks
+
+
+def _restore_changes(
+    storage: Storage, work_dir: Path, items: list[Change], metas: list[dict[str, Any]]
+) -> Changes:
+    import polars as pl
+
+    parts: list[ChangeBlock | list[Change]] = []
+    taken = 0
+    for meta in metas:
+        parts.append(items[taken : meta["at"]])
+        taken = meta["at"]
+        path = work_dir / Path(meta["frame"]).name
+        storage.download_file(meta["frame"], path)
+        frame = pl.read_parquet(path)
+        path.unlink()
+        parts.append(
+            ChangeBlock(frame, ChangeKind(meta["kind"]), meta["agent_id"], meta.get("column"))
+        )
+    parts.append(items[taken:])
+    return Changes(parts)
+
+
 def load_checkpoint(
     storage: Storage, result_key: str, frame_key: str | None, work_dir: Path
 ) -> tuple[AgentResult, Path | None, dict[str, str]]:
@@ -465,6 +539,10 @@ def load_checkpoint(
             blocks.append(RowIssueBlock(**{**meta, "hits": pl.read_parquet(path)}))
             path.unlink()
         result.row_level_issues = RowIssues(blocks, result.row_level_issues)
+    if payload.get("change_blocks"):
+        result.changes = _restore_changes(
+            storage, work_dir, list(result.changes), payload["change_blocks"]
+        )
     return result, frame_path, payload.get("column_aliases", {})
 
 

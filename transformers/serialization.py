@@ -17,10 +17,12 @@ from transformers.contract import (
     Alert,
     Change,
     ChangeKind,
+    Changes,
     Issue,
     OutputFile,
     Recommendation,
     RowIssue,
+    RowIssues,
     SummaryItem,
 )
 
@@ -39,7 +41,7 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | Changes | RowIssues):
         return [jsonable(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -50,9 +52,12 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def result_to_dict(result: AgentResult, *, row_issue_cap: int | None = None) -> dict[str, Any]:
-    """The result as JSON-able data; ``row_issue_cap`` keeps only the first row issues (the
-    report's sample), without building the others."""
+def result_to_dict(
+    result: AgentResult, *, row_issue_cap: int | None = None, change_cap: int | None = None
+) -> dict[str, Any]:
+    """The result as JSON-able data; ``row_issue_cap`` keeps only the first row issues and
+    ``change_cap`` only the first changes (the report's samples), without building the
+    others."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(result):
         if f.name == "frame":
@@ -61,6 +66,9 @@ def result_to_dict(result: AgentResult, *, row_issue_cap: int | None = None) -> 
         if f.name == "row_level_issues":
             rows = value if row_issue_cap is None else value[:row_issue_cap]
             out[f.name] = [jsonable(r) for r in rows]
+        elif f.name == "changes":
+            changes = value if change_cap is None else value[:change_cap]
+            out[f.name] = [jsonable(c) for c in changes]
         elif f.name == "outputs":
             out[f.name] = [
                 {"name": o.name, "kind": o.kind, "content_type": o.content_type, "size": o.size}
@@ -86,7 +94,13 @@ def result_from_dict(data: dict[str, Any]) -> AgentResult:
         changes=[Change(**{**c, "kind": ChangeKind(c["kind"])}) for c in data.get("changes", [])],
         # Outputs were uploaded when the agent finished; only their names survive a resume.
         outputs=[
-            OutputFile(name=o["name"], path=None, kind=o["kind"], size=o.get("size"))
+            OutputFile(
+                name=o["name"],
+                path=None,
+                kind=o["kind"],
+                content_type=o.get("content_type", "application/octet-stream"),
+                size=o.get("size"),
+            )
             for o in data.get("outputs", [])
         ],
         renames=dict(data.get("renames", {})),

@@ -16,7 +16,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from transformers.contract import AgentResult, AgentStatus, InputInfo
+from transformers.contract import ROW_ID, AgentResult, AgentStatus, InputInfo
 from transformers.registry import ToolSpec
 from transformers.report.next_tool import compute_signals, recommend_next_tool
 from transformers.serialization import jsonable, result_to_dict
@@ -35,12 +35,11 @@ def _rank(value: str, order: tuple[str, ...]) -> int:
 
 
 def _agent_entry(result: AgentResult, spec_title: str | None) -> dict[str, Any]:
-    entry = result_to_dict(result, row_issue_cap=ROW_ISSUE_CAP)
+    entry = result_to_dict(result, row_issue_cap=ROW_ISSUE_CAP, change_cap=CHANGE_CAP)
     total = len(result.row_level_issues)
     entry["row_level_issues_total"] = total
     entry["row_level_issues_truncated"] = total > ROW_ISSUE_CAP
     changes = len(result.changes)
-    entry["changes"] = entry["changes"][:CHANGE_CAP]
     entry["changes_total"] = changes
     entry["changes_truncated"] = changes > CHANGE_CAP
     if spec_title:
@@ -74,32 +73,83 @@ def _quality(results: list[AgentResult]) -> dict[str, Any] | None:
     return None
 
 
+def _change_table(results: list[AgentResult]) -> Any:
+    """Every change of every result as a frame (agent, kind, rule, column, row id), in order;
+    ``Changes`` blocks without building their ``Change`` objects."""
+    import polars as pl
+
+    from transformers.contract import ChangeBlock, Changes
+
+    schema = {
+        "agent": pl.String,
+        "kind": pl.String,
+        "rule": pl.String,
+        "column": pl.String,
+        "row_id": pl.Int64,
+    }
+    parts: list[pl.DataFrame] = []
+
+    def objects(agent: str, changes: Any) -> pl.DataFrame:
+        changes = list(changes)
+        return pl.DataFrame(
+            {
+                "agent": [agent] * len(changes),
+                "kind": [str(c.kind) for c in changes],
+                "rule": [str(c.rule) for c in changes],
+                "column": [c.column for c in changes],
+                "row_id": [c.row_id for c in changes],
+            },
+            schema=schema,
+        )
+
+    for r in results:
+        if not isinstance(r.changes, Changes):
+            parts.append(objects(r.agent_id, r.changes))
+            continue
+        for p in r.changes.parts:
+            if not isinstance(p, ChangeBlock):
+                parts.append(objects(r.agent_id, p))
+                continue
+            column = p.column if "after" in p.frame.columns else None
+            parts.append(
+                p.frame.select(
+                    pl.lit(r.agent_id, pl.String).alias("agent"),
+                    pl.lit(str(p.kind), pl.String).alias("kind"),
+                    pl.col("rule").cast(pl.String).fill_null("None"),  # str(None), as objects
+                    pl.lit(column, pl.String).alias("column"),
+                    pl.col(ROW_ID).cast(pl.Int64).alias("row_id"),
+                )
+            )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def _most_common(table: Any, keys: list[str]) -> list[tuple[Any, ...]]:
+    """``Counter(rows of keys).most_common()``: by count, ties in order of first appearance."""
+    counts = table.group_by(keys, maintain_order=True).len("n")
+    return list(counts.sort("n", descending=True, maintain_order=True).iter_rows())
+
+
 def _change_summary(results: list[AgentResult]) -> dict[str, Any] | None:
     if not any(r.changes for r in results):
         return None
+    import polars as pl
+
+    table = _change_table(results)
     by_agent: dict[str, dict[str, int]] = {}
-    by_kind: Counter[str] = Counter()
-    for r in results:
-        if not r.changes:
-            continue
-        counts = Counter(str(c.kind) for c in r.changes)
-        by_agent[r.agent_id] = dict(sorted(counts.items()))
-        by_kind.update(counts)
-    columns = Counter(c.column for r in results for c in r.changes if c.column is not None)
-    rules: Counter[tuple[str, str, str]] = Counter(
-        (r.agent_id, str(c.rule), str(c.kind)) for r in results for c in r.changes
-    )
+    for agent, kind, n in table.group_by(["agent", "kind"], maintain_order=True).len("n").rows():
+        by_agent.setdefault(agent, {})[kind] = n
+    by_agent = {a: dict(sorted(counts.items())) for a, counts in by_agent.items()}
+    by_kind = dict(sorted(table.group_by("kind").len("n").rows()))
+    columns = _most_common(table.filter(pl.col("column").is_not_null()), ["column"])[:10]
+    rules = _most_common(table, ["agent", "rule", "kind"])
     return {
-        "total": sum(by_kind.values()),
-        "by_kind": dict(sorted(by_kind.items())),
+        "total": table.height,
+        "by_kind": by_kind,
         "by_agent": by_agent,
-        "rows_affected": len(
-            {c.row_id for r in results for c in r.changes if c.row_id is not None}
-        ),
-        "top_columns": [{"column": c, "changes": n} for c, n in columns.most_common(10)],
+        "rows_affected": table.get_column("row_id").drop_nulls().n_unique(),
+        "top_columns": [{"column": c, "changes": n} for c, n in columns],
         "by_agent_rule": [
-            {"agent_id": a, "rule": rule, "kind": kind, "count": n}
-            for (a, rule, kind), n in rules.most_common()
+            {"agent_id": a, "rule": rule, "kind": kind, "count": n} for a, rule, kind, n in rules
         ],
     }
 

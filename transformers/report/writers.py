@@ -2,9 +2,12 @@
 
 Row-level outputs (row issues, change log, skipped input lines) go through streaming sinks:
 rows reach the file as they are produced, in batches, never collected whole. Columnar row
-issues (``RowIssues`` blocks, e.g. the profiler's outliers) are rendered to text by polars, a
-batch of rows at a time, byte for byte what the row-by-row writer writes for the same issues
-(``tests/transformers/report/test_row_outputs.py`` compares the two).
+issues (``RowIssues`` blocks, e.g. the profiler's outliers) and change logs (``Changes``
+blocks, the clean agents') are rendered to text by polars, a batch of rows at a time, byte for
+byte what the row-by-row writer writes for the same rows
+(``tests/transformers/report/test_row_outputs.py`` compares the two); values of types polars
+does not render as Python does (dates, decimals, nested values, removed rows' JSON) are
+written row by row.
 
 One rule picks the file format of each row-level output, from its row count: at most
 ``ROW_OUTPUT_CSV_MAX_ROWS`` rows is CSV (it opens in a spreadsheet), more is Parquet instead
@@ -22,7 +25,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from transformers.contract import ROW_ID, AgentResult, InputInfo, OutputFile, RowIssues
+from transformers.contract import (
+    ROW_ID,
+    AgentResult,
+    ChangeBlock,
+    Changes,
+    InputInfo,
+    OutputFile,
+    RowIssues,
+)
 from transformers.errors import UnsupportedFormatError
 from transformers.registry import DEFAULT_REPORT_FORMATS, REPORT_FORMATS
 from transformers.report.excel import write_report_workbook
@@ -243,6 +254,12 @@ def _value_texts(values: Any) -> tuple[Any, Any] | None:
     import polars as pl
 
     dtype = values.dtype
+    if dtype == pl.Null:
+        n = values.len()
+        return (
+            pl.repeat("", n, dtype=pl.String, eager=True),
+            pl.repeat("None", n, dtype=pl.String, eager=True),
+        )
     if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
         text = values.cast(pl.String)
         return text.fill_null(""), text.fill_null("None")
@@ -273,18 +290,11 @@ def _block_frame(agent_id: str, block: Any) -> Any | None:
     """The block's rows as text columns of ``ROW_ISSUE_HEADER`` (None: render row by row)."""
     import polars as pl
 
-    if block.column is None:  # a finding about a whole row: no value, the message as given
-        frame = pl.DataFrame({"row_id": block.hits.get_column(ROW_ID).cast(pl.Int64)})
-        return frame.select(
-            pl.lit(agent_id, pl.String).alias("agent_id"),
-            "row_id",
-            pl.lit("", pl.String).alias("column"),
-            pl.lit(str(block.issue_type), pl.String).alias("issue_type"),
-            pl.lit(str(block.severity), pl.String).alias("severity"),
-            pl.lit("", pl.String).alias("value"),
-            pl.lit(block.head + block.tail, pl.String).alias("message"),
-        )
-    texts = _value_texts(block.hits.get_column(block.column))
+    if block.column is None:  # a finding about a whole row: no value, the message head + tail
+        empty = pl.repeat("", block.hits.height, dtype=pl.String, eager=True)
+        texts: tuple[Any, Any] | None = (empty, empty)
+    else:
+        texts = _value_texts(block.hits.get_column(block.column))
     if texts is None:
         return None
     value, shown = texts
@@ -323,19 +333,70 @@ def _write_issues(sink: _CsvSink | _ParquetSink, results: list[AgentResult]) -> 
         sink.rows(_issue_rows(r.agent_id, issues.items))
 
 
-def _change_rows(results: list[AgentResult]) -> Iterator[list[Any]]:
+def _change_rows(agent_id: str, changes: Iterable[Any]) -> Iterator[list[Any]]:
+    for c in changes:
+        yield [
+            c.agent_id or agent_id,
+            str(c.kind),
+            c.row_id,
+            csv_value(c.column),
+            csv_value(c.before),
+            csv_value(c.after),
+            c.rule,
+            c.reason,
+        ]
+
+
+def _change_block_frame(agent_id: str, block: ChangeBlock) -> Any | None:
+    """A block's rows as text columns of ``CHANGE_HEADER``, byte for byte what
+    ``_change_rows`` writes (None: a type polars does not render as Python does, or a removed
+    row, whose JSON is written by Python)."""
+    import polars as pl
+
+    f = block.frame
+    n = f.height
+    if "after" not in f.columns:
+        if "before" in f.columns:
+            return None
+        before = pl.repeat(csv_value({}), n, dtype=pl.String, eager=True)
+        after = pl.repeat("", n, dtype=pl.String, eager=True)
+        column = ""
+    else:
+        b, a = _value_texts(f.get_column("before")), _value_texts(f.get_column("after"))
+        if b is None or a is None:
+            return None
+        before, after, column = b[0], a[0], csv_value(block.column)
+    return pl.DataFrame(
+        {
+            "agent_id": pl.repeat(block.agent_id or agent_id, n, dtype=pl.String, eager=True),
+            "kind": pl.repeat(str(block.kind), n, dtype=pl.String, eager=True),
+            "row_id": f.get_column(ROW_ID).cast(pl.Int64),
+            "column": pl.repeat(column, n, dtype=pl.String, eager=True),
+            "before": before,
+            "after": after,
+            "rule": f.get_column("rule").cast(pl.String).fill_null(""),
+            "reason": f.get_column("reason").cast(pl.String).fill_null(""),
+        }
+    )
+
+
+def _write_changes(sink: _CsvSink | _ParquetSink, results: list[AgentResult]) -> None:
     for r in results:
-        for c in r.changes:
-            yield [
-                c.agent_id or r.agent_id,
-                str(c.kind),
-                c.row_id,
-                csv_value(c.column),
-                csv_value(c.before),
-                csv_value(c.after),
-                c.rule,
-                c.reason,
-            ]
+        changes = r.changes
+        if not isinstance(changes, Changes):
+            sink.rows(_change_rows(r.agent_id, changes))
+            continue
+        for p in changes.parts:
+            if not isinstance(p, ChangeBlock):
+                sink.rows(_change_rows(r.agent_id, p))
+                continue
+            for offset in range(0, len(p), BATCH_ROWS):
+                part = dataclasses.replace(p, frame=p.frame.slice(offset, BATCH_ROWS))
+                frame = _change_block_frame(r.agent_id, part)
+                if frame is None:
+                    sink.rows(_change_rows(r.agent_id, part))
+                else:
+                    sink.frame(frame)
 
 
 def _skipped(report: dict[str, Any], inputs: dict[str, InputInfo] | None) -> dict[str, Any]:
@@ -403,7 +464,7 @@ def write_report_outputs(
     if changes:
         sink = _Sink(work_dir, CHANGE_LOG, CHANGE_HEADER, changes, taken, {"row_id"})
         with sink as out:
-            out.rows(_change_rows(results))
+            _write_changes(out, results)
         files.append(sink.output("changes"))
 
     skipped = _skipped(report, inputs)

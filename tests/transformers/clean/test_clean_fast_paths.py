@@ -13,8 +13,8 @@ import pytest
 from clean_chain import run_agent, strings
 
 from transformers.agents.clean import duplicate_resolver, type_fixer
-from transformers.agents.clean._common import ChangeBuilder, ChangeList, change_frame
-from transformers.contract import Change, ChangeKind
+from transformers.agents.clean._common import ChangeBuilder, change_frame, count_kind
+from transformers.contract import Change, ChangeKind, Changes
 from transformers.serialization import jsonable
 
 
@@ -37,31 +37,34 @@ EAGER = [
 ]
 
 
-def test_lazy_change_list_reads_as_the_eager_list() -> None:
+def test_columnar_changes_read_as_the_eager_list() -> None:
     lazy = _builder().build()
-    assert len(lazy) == 5 and lazy._pending  # the length is known before any object exists
+    assert isinstance(lazy, Changes) and len(lazy) == 5
+    assert [type(p).__name__ for p in lazy.parts] == ["list", "ChangeBlock", "ChangeBlock"]
     assert lazy == EAGER and EAGER == _builder().build()  # noqa: SIM300 (reflected ==)
     assert list(_builder().build()) == EAGER
     assert _builder().build()[1:3] == EAGER[1:3]
-    assert _builder().build()[-1] == EAGER[-1]
+    assert _builder().build()[-1] == EAGER[-1] and _builder().build()[2] == EAGER[2]
     assert [c.row_id for c in _builder().build()] == [c.row_id for c in EAGER]
     assert json.dumps(jsonable(_builder().build())) == json.dumps(jsonable(EAGER))
     assert pickle.loads(pickle.dumps(_builder().build())) == EAGER
     assert copy.deepcopy(_builder().build()) == EAGER
     assert [] + _builder().build() == EAGER  # noqa: RUF005 (reflected +)
     assert _builder().build() + [] == EAGER  # noqa: RUF005
+    assert _builder().build() + _builder().build() == EAGER + EAGER
     grown = _builder().build()
     grown.append(EAGER[0])
     assert grown == [*EAGER, EAGER[0]] and len(grown) == 6
     assert bool(_builder().build()) and not ChangeBuilder("a").build()
-    frame = _builder().build().frame
-    assert frame is not None and frame.height == 5
+    assert count_kind(lazy, ChangeKind.CELL) == 2 and count_kind(lazy, ChangeKind.ROW_REMOVED) == 2
+    frame = change_frame(_builder().build())
+    assert frame.height == 5
     assert frame["row_id"].to_list() == [None, 1, 2, 7, 9]
     assert frame["after"].to_list() == ["Int64", "2", None, None, None]
 
 
-def test_change_list_plain_constructor() -> None:
-    assert ChangeList(EAGER) == EAGER and len(ChangeList(EAGER)) == 5
+def test_changes_plain_constructor() -> None:
+    assert Changes(EAGER) == EAGER and len(Changes(EAGER)) == 5 and Changes() == []
 
 
 def _type_fixer_frame(n: int) -> pl.DataFrame:

@@ -1,14 +1,16 @@
-"""Row-level outputs: columnar row issues (``RowIssues`` blocks) are written from their frames,
-byte for byte what the row-by-row writer writes; a large output is Parquet instead of CSV;
-the workbook carries a bounded sample that says so; the report's renderings are the ones the
-task asked for."""
+"""Row-level outputs: columnar row issues (``RowIssues`` blocks) and change logs (``Changes``
+blocks) are written from their frames, byte for byte what the row-by-row writer writes; a large
+output is Parquet instead of CSV; the workbook carries a bounded sample that says so; the
+report's renderings are the ones the task asked for."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ import polars as pl
 import pytest
 
 import transformers.contract as contract
+from transformers.agents.clean._common import ChangeBuilder
 from transformers.contract import (
     ROW_ID,
     AgentResult,
     Change,
     ChangeKind,
+    Changes,
     InputInfo,
     RowIssue,
     RowIssueBlock,
@@ -31,9 +35,9 @@ from transformers.contract import (
 from transformers.errors import UnsupportedFormatError
 from transformers.registry import REPORT_FORMATS, get_tool, report_formats
 from transformers.report import build_report, write_report_outputs, writers
-from transformers.report.builder import ROW_ISSUE_CAP
+from transformers.report.builder import CHANGE_CAP, ROW_ISSUE_CAP
 from transformers.report.excel import SHEET_ROW_CAP
-from transformers.report.writers import ROW_ISSUE_HEADER, csv_value
+from transformers.report.writers import CHANGE_HEADER, ROW_ISSUE_HEADER, csv_value
 
 
 def reference_issues_csv(results: list[AgentResult]) -> bytes:
@@ -275,3 +279,131 @@ def test_report_formats_are_normalised_and_unknown_ones_named() -> None:
         report_formats(["html", "pdf"])
     assert err.value.code == "UNKNOWN_REPORT_FORMAT" and err.value.status_code == 422
     assert err.value.details == {"format": "pdf", "formats": ["json", "html", "xlsx"]}
+
+
+# --- the change log ---------------------------------------------------------------------------
+
+
+def reference_change_log_csv(results: list[AgentResult]) -> bytes:
+    """The row-by-row change log (what ``change_log.csv`` was before columnar blocks)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CHANGE_HEADER)
+    for r in results:
+        for c in r.changes:
+            writer.writerow(
+                [
+                    c.agent_id or r.agent_id,
+                    str(c.kind),
+                    c.row_id,
+                    csv_value(c.column),
+                    csv_value(c.before),
+                    csv_value(c.after),
+                    c.rule,
+                    c.reason,
+                ]
+            )
+    return buf.getvalue().encode("utf-8")
+
+
+def reference_change_summary(results: list[AgentResult]) -> dict[str, Any]:
+    """The report's change summary counted from ``Change`` objects, one at a time."""
+    by_agent = {
+        r.agent_id: dict(sorted(Counter(str(c.kind) for c in r.changes).items()))
+        for r in results
+        if r.changes
+    }
+    by_kind = Counter(str(c.kind) for r in results for c in r.changes)
+    columns = Counter(c.column for r in results for c in r.changes if c.column is not None)
+    rules = Counter((r.agent_id, str(c.rule), str(c.kind)) for r in results for c in r.changes)
+    return {
+        "total": sum(by_kind.values()),
+        "by_kind": dict(sorted(by_kind.items())),
+        "by_agent": by_agent,
+        "rows_affected": len({c.row_id for r in results for c in r.changes} - {None}),
+        "top_columns": [{"column": c, "changes": n} for c, n in columns.most_common(10)],
+        "by_agent_rule": [
+            {"agent_id": a, "rule": rule, "kind": kind, "count": n}
+            for (a, rule, kind), n in rules.most_common()
+        ],
+    }
+
+
+def tricky_change_results() -> list[AgentResult]:
+    """Change logs as the clean agents build them (blocks), with values of every kind."""
+    profiler = tricky_results()[0]
+    assert isinstance(profiler.row_level_issues, RowIssues)
+    b = ChangeBuilder("type-fixer")
+    for blk in profiler.row_level_issues.blocks:
+        values = blk.hits.get_column(blk.column)
+        rid = blk.hits.get_column(ROW_ID)
+        before = pl.Series([f"<{i}>" for i in range(len(values))])
+        b.cells(rid, blk.column, before, values, "convert", 'a "reason", with\nlines')
+        b.cells(rid, blk.column, values, before, pl.Series(["r,1"] * len(values)), "back")
+    b.column(ChangeKind.COLUMN_TYPE, "amount", "String", "Float64", "to_float64", "parse")
+    rows = pl.DataFrame(
+        {
+            ROW_ID: [5, 6, 7],
+            "name": ['a "b"', None, "é,\n"],
+            "n": [1.5, None, 1e-7],
+            "day": [dt.date(2020, 1, 1), None, dt.date(1999, 12, 31)],
+        }
+    )
+    b.rows(ChangeKind.ROW_REMOVED, rows, "duplicate", pl.Series(["x", "y", "z"]))
+    b.rows(ChangeKind.ROW_QUARANTINED, rows.select(ROW_ID), "quarantine", "")
+    fixer = AgentResult(agent_id="type-fixer", changes=b.build())
+    listed = AgentResult(
+        agent_id="null-handler",
+        changes=[Change(ChangeKind.CELL, "", "fill", 9, "a,b", None, {"k": [1, None]}, "r")],
+    )
+    return [fixer, listed]
+
+
+def test_columnar_change_log_writes_exactly_what_the_row_by_row_writer_writes(tmp_path):
+    results = tricky_change_results()
+    assert isinstance(results[0].changes, Changes) and len(results[0].changes.blocks) > 20
+    files = write(results, tmp_path / "blocks", formats=("json",))
+    assert files["change_log.csv"].read_bytes() == reference_change_log_csv(results)
+    listed = [AgentResult(agent_id=r.agent_id, changes=list(r.changes)) for r in results]
+    again = write(listed, tmp_path / "listed", formats=("json",))
+    assert again["change_log.csv"].read_bytes() == reference_change_log_csv(results)
+    report = json.loads(files["report.json"].read_text())
+    assert report["change_summary"] == reference_change_summary(results)
+
+
+def test_a_large_change_log_streams_from_its_blocks_and_the_report_holds_a_sample(
+    tmp_path, monkeypatch
+):
+    n = 120_000
+    rid = pl.Series(range(n), dtype=pl.Int64)
+    b = ChangeBuilder("type-fixer")
+    b.cells(rid, "amount", pl.Series([f"{i:,}" for i in range(n)]), rid * 1000 + 1, "to_int64")
+    b.cells(rid, "code", pl.Series([f"c{i}" for i in range(n)]), pl.Series([None] * n), "blank")
+    results = [AgentResult(agent_id="type-fixer", changes=b.build())]
+    built = 0
+
+    class Counted(Change):
+        def __init__(self, *args: Any) -> None:
+            nonlocal built
+            built += 1
+            super().__init__(*args)
+
+    monkeypatch.setattr(contract, "Change", Counted)
+    files = write(results, tmp_path)
+    # Only the report's sample became Python objects; the log and the summary came from frames.
+    assert built <= CHANGE_CAP
+    with files["change_log.csv"].open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 2 * n + 1
+    assert rows[1] == ["type-fixer", "cell", "0", "amount", "0", "1", "to_int64", ""]
+    assert rows[-1] == ["type-fixer", "cell", str(n - 1), "code", f"c{n - 1}", "", "blank", ""]
+    report = json.loads(files["report.json"].read_text())
+    agent = report["agents"][0]
+    assert len(agent["changes"]) == CHANGE_CAP and agent["changes_total"] == 2 * n
+    assert agent["changes_truncated"] is True
+    summary = report["change_summary"]
+    assert summary["total"] == 2 * n and summary["rows_affected"] == n
+    assert summary["top_columns"] == [
+        {"column": "amount", "changes": n},
+        {"column": "code", "changes": n},
+    ]

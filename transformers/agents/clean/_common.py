@@ -1,32 +1,38 @@
 """Helpers shared by the clean-my-data agents.
 
 Change logs are built vectorised: an agent computes its new column (or the rows it drops), the
-helpers diff it against the old one in polars and only the real differences are materialised as
-``contract.Change`` objects. A cell counts as changed when its *canonical text* differs, i.e. the
-value cast to text (``Int64 42`` and ``"42"`` are the same cell; ``"1,234"`` -> ``1234`` is a
-change). ``ChangeList`` keeps the same log as a polars frame so that the writeback can write a
-million-line ``change_log.csv`` without walking Python objects.
+helpers diff it against the old one in polars and keep only the real differences, as columnar
+blocks (``contract.Changes`` of ``ChangeBlock``: the raw old and new values in their own types);
+``Change`` objects exist only while something iterates the log. A cell counts as changed when its
+*canonical text* differs, i.e. the value cast to text (``Int64 42`` and ``"42"`` are the same
+cell; ``"1,234"`` -> ``1234`` is a change). ``change_frame`` renders a log as a frame of text
+so that the writeback writes a million-line ``change_log.csv`` without walking Python objects.
 """
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
 import polars as pl
 
-from transformers.contract import ROW_ID, AgentContext, Change, ChangeKind, RowIssue
+from transformers.contract import (
+    ROW_ID,
+    AgentContext,
+    Change,
+    ChangeBlock,
+    ChangeKind,
+    Changes,
+    RowIssue,
+)
 from transformers.params.clean import DEFAULT_NULL_PLACEHOLDERS
 
 __all__ = [
     "CHANGE_SCHEMA",
     "ROW_ID",
     "ChangeBuilder",
-    "ChangeList",
     "as_text",
     "change_frame",
     "count_kind",
@@ -57,174 +63,6 @@ CHANGE_SCHEMA: dict[str, Any] = {
 }
 
 
-class ChangeList(list[Change]):
-    """A list of ``Change`` that also carries the same entries as a polars frame (``frame``).
-
-    The ``Change`` objects are created on first use: the chain itself (previewer, writeback,
-    change-log file) only reads ``frame``, so a million-change run does not build a million
-    Python objects unless something (a report, a checkpoint, a test) walks the list. Every
-    way of reading the list (len, iteration, indexing, comparison, copying, pickling, C-level
-    ``list(...)``/``json``, which iterate a list subclass) gives exactly the eager list; any
-    change to it first materialises it.
-    """
-
-    frame: pl.DataFrame | None = None
-    # class defaults: pickle fills a new instance's items before it sets its attributes
-    _pending: list[Callable[[], Iterable[Change]]] | None = None
-    _size: int = 0
-
-    def __init__(
-        self,
-        items: Iterable[Change] = (),
-        *,
-        pending: list[Callable[[], Iterable[Change]]] | None = None,
-        size: int = 0,
-    ) -> None:
-        super().__init__(items)
-        self._pending = pending or None
-        self._size = size
-
-    def materialise(self) -> ChangeList:
-        pending = self._pending
-        if pending:
-            self._pending = None
-            with _gc_paused():
-                for build in pending:
-                    list.extend(self, build())
-        return self
-
-    # reading
-    def __len__(self) -> int:
-        return self._size if self._pending else list.__len__(self)
-
-    def __iter__(self) -> Iterator[Change]:
-        return list.__iter__(self.materialise())
-
-    def __reversed__(self) -> Iterator[Change]:
-        return list.__reversed__(self.materialise())
-
-    def __getitem__(self, i: Any) -> Any:
-        return list.__getitem__(self.materialise(), i)
-
-    def __contains__(self, x: object) -> bool:
-        return list.__contains__(self.materialise(), x)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ChangeList):
-            other.materialise()
-        return list.__eq__(self.materialise(), other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __lt__(self, other: list[Change]) -> bool:
-        if isinstance(other, ChangeList):
-            other.materialise()
-        return list.__lt__(self.materialise(), other)
-
-    def __le__(self, other: list[Change]) -> bool:
-        return self == other or self < other
-
-    def __gt__(self, other: list[Change]) -> bool:
-        if isinstance(other, ChangeList):
-            other.materialise()
-        return list.__gt__(self.materialise(), other)
-
-    def __ge__(self, other: list[Change]) -> bool:
-        return self == other or self > other
-
-    def __repr__(self) -> str:
-        return list.__repr__(self.materialise())
-
-    def __add__(self, other: Any) -> Any:
-        if isinstance(other, ChangeList):
-            other.materialise()
-        return list.__add__(self.materialise(), other)
-
-    def __radd__(self, other: Any) -> Any:
-        return list(other) + list(self)
-
-    def __mul__(self, n: Any) -> Any:
-        return list.__mul__(self.materialise(), n)
-
-    __rmul__ = __mul__
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        self.materialise()
-        return super().__reduce_ex__(protocol)
-
-    def __sizeof__(self) -> int:
-        return list.__sizeof__(self.materialise())
-
-    def index(self, *args: Any) -> int:
-        return list.index(self.materialise(), *args)
-
-    def count(self, x: Any) -> int:
-        return list.count(self.materialise(), x)
-
-    def copy(self) -> list[Change]:
-        return list.copy(self.materialise())
-
-    # changing
-    def __setitem__(self, i: Any, v: Any) -> None:
-        list.__setitem__(self.materialise(), i, v)
-
-    def __delitem__(self, i: Any) -> None:
-        list.__delitem__(self.materialise(), i)
-
-    def __iadd__(self, other: Any) -> ChangeList:  # type: ignore[override,misc]
-        if isinstance(other, ChangeList):
-            other.materialise()
-        list.__iadd__(self.materialise(), other)
-        return self
-
-    def __imul__(self, n: Any) -> ChangeList:  # type: ignore[override,misc]
-        list.__imul__(self.materialise(), n)
-        return self
-
-    def append(self, x: Change) -> None:
-        list.append(self.materialise(), x)
-
-    def extend(self, xs: Iterable[Change]) -> None:
-        if isinstance(xs, ChangeList):
-            xs.materialise()
-        list.extend(self.materialise(), xs)
-
-    def insert(self, i: Any, x: Change) -> None:
-        list.insert(self.materialise(), i, x)
-
-    def remove(self, x: Change) -> None:
-        list.remove(self.materialise(), x)
-
-    def pop(self, *args: Any) -> Change:
-        return list.pop(self.materialise(), *args)
-
-    def clear(self) -> None:
-        self._pending = None
-        list.clear(self)
-
-    def sort(self, *args: Any, **kwargs: Any) -> None:
-        list.sort(self.materialise(), *args, **kwargs)
-
-    def reverse(self) -> None:
-        list.reverse(self.materialise())
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Creating a million small objects triggers the cyclic GC over every live object again
-    and again; nothing created here forms cycles, so pause it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def as_text(s: pl.Series) -> pl.Series:
     """The canonical text of each value (what a CSV writer prints); null stays null."""
     if s.dtype == pl.String:
@@ -241,99 +79,14 @@ def _broadcast(value: str | pl.Series, mask: pl.Series) -> pl.Series:
     return pl.repeat(value, int(mask.sum()), dtype=pl.String, eager=True)
 
 
-def _cell_objects(
-    agent_id: str,
-    column: str,
-    rids: pl.Series,
-    before: pl.Series,
-    after: pl.Series,
-    rules: pl.Series,
-    reasons: pl.Series,
-) -> Callable[[], list[Change]]:
-    def build() -> list[Change]:
-        n = rids.len()
-        return list(
-            map(
-                Change,
-                repeat(ChangeKind.CELL, n),
-                repeat(agent_id, n),
-                rules.to_list(),
-                rids.to_list(),
-                repeat(column, n),
-                before.to_list(),
-                after.to_list(),
-                reasons.to_list(),
-            )
-        )
-
-    return build
-
-
-def _row_objects(
-    agent_id: str,
-    kind: ChangeKind,
-    rows: pl.DataFrame,
-    rules: pl.Series,
-    reasons: pl.Series,
-) -> Callable[[], list[Change]]:
-    def build() -> list[Change]:
-        n = rows.height
-        data = rows.drop(ROW_ID)
-        dicts: list[Any] = data.to_dicts() if data.width else [{} for _ in range(n)]
-        return list(
-            map(
-                Change,
-                repeat(kind, n),
-                repeat(agent_id, n),
-                rules.to_list(),
-                rows[ROW_ID].to_list(),
-                repeat(None, n),
-                dicts,
-                repeat(None, n),
-                reasons.to_list(),
-            )
-        )
-
-    return build
-
-
 class ChangeBuilder:
-    """Collects one agent's changes; ``build()`` returns the ``ChangeList`` (its frame built
-    now, its ``Change`` objects on first use)."""
+    """Collects one agent's changes; ``build()`` returns them as ``Changes``: a block (a frame
+    of the raw values) per call of ``cells``/``rows``, single ``Change`` objects for column
+    changes, in the order they were logged."""
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
-        self.pending: list[Callable[[], Iterable[Change]]] = []
-        self.size = 0
-        self.parts: list[pl.DataFrame] = []
-        self._col_rows: list[dict[str, Any]] = []
-
-    def _part(
-        self,
-        kind: str,
-        n: int,
-        rules: pl.Series,
-        rids: pl.Series,
-        column: str | None,
-        before: pl.Series,
-        after: pl.Series | None,
-        reasons: pl.Series,
-    ) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "agent_id": pl.repeat(self.agent_id, n, dtype=pl.String, eager=True),
-                "kind": pl.repeat(kind, n, dtype=pl.String, eager=True),
-                "rule": rules,
-                "row_id": rids.cast(pl.Int64),
-                "column": pl.repeat(column, n, dtype=pl.String, eager=True),
-                "before": before,
-                "after": (
-                    pl.repeat(None, n, dtype=pl.String, eager=True) if after is None else after
-                ),
-                "reason": reasons,
-            },
-            schema=CHANGE_SCHEMA,
-        )
+        self.parts: list[ChangeBlock | Change] = []
 
     def cells(
         self,
@@ -346,41 +99,22 @@ class ChangeBuilder:
         mask: pl.Series | None = None,
     ) -> int:
         """Log every cell whose canonical text differs between ``before`` and ``after``."""
-        bt, at = as_text(before), as_text(after)
-        diff = bt.ne_missing(at)
+        diff = as_text(before).ne_missing(as_text(after))
         if mask is not None:
             diff = diff & mask
         n = int(diff.sum())
         if n == 0:
             return 0
-        self._flush()
-        rids = row_ids.filter(diff)
-        rules = _broadcast(rule, diff)
-        reasons = _broadcast(reason, diff)
-        self.pending.append(
-            _cell_objects(
-                self.agent_id,
-                column,
-                rids,
-                before.filter(diff),
-                after.filter(diff),
-                rules,
-                reasons,
-            )
+        frame = pl.DataFrame(
+            {
+                ROW_ID: row_ids.filter(diff).cast(pl.Int64),
+                "rule": _broadcast(rule, diff),
+                "reason": _broadcast(reason, diff),
+                "before": before.filter(diff),
+                "after": after.filter(diff),
+            }
         )
-        self.size += n
-        self.parts.append(
-            self._part(
-                ChangeKind.CELL.value,
-                n,
-                rules,
-                rids,
-                column,
-                bt.filter(diff),
-                at.filter(diff),
-                reasons,
-            )
-        )
+        self.parts.append(ChangeBlock(frame, ChangeKind.CELL, self.agent_id, column))
         return n
 
     def rows(
@@ -394,61 +128,37 @@ class ChangeBuilder:
         n = rows.height
         if n == 0:
             return 0
-        self._flush()
         everything = pl.repeat(True, n, dtype=pl.Boolean, eager=True)
-        rules = _broadcast(rule, everything)
-        reasons = _broadcast(reason, everything)
+        columns: dict[str, pl.Series] = {
+            ROW_ID: rows[ROW_ID].cast(pl.Int64),
+            "rule": _broadcast(rule, everything),
+            "reason": _broadcast(reason, everything),
+        }
         data = rows.drop(ROW_ID)
         if data.width:
-            encoded = data.select(pl.struct(pl.all()).struct.json_encode()).to_series()
-        else:
-            encoded = pl.repeat("{}", n, dtype=pl.String, eager=True)
-        self.pending.append(_row_objects(self.agent_id, kind, rows, rules, reasons))
-        self.size += n
-        self.parts.append(
-            self._part(kind.value, n, rules, rows[ROW_ID], None, encoded, None, reasons)
-        )
+            columns["before"] = data.to_struct("before")
+        self.parts.append(ChangeBlock(pl.DataFrame(columns), kind, self.agent_id))
         return n
 
     def column(
         self, kind: ChangeKind, column: str, before: Any, after: Any, rule: str, reason: str
     ) -> None:
-        change = Change(kind, self.agent_id, rule, None, column, before, after, reason)
-        self.pending.append(lambda: [change])
-        self.size += 1
-        self._col_rows.append(
-            {
-                "agent_id": self.agent_id,
-                "kind": kind.value,
-                "rule": rule,
-                "row_id": None,
-                "column": column,
-                "before": None if before is None else str(before),
-                "after": None if after is None else str(after),
-                "reason": reason,
-            }
-        )
+        self.parts.append(Change(kind, self.agent_id, rule, None, column, before, after, reason))
 
-    def _flush(self) -> None:
-        if self._col_rows:
-            self.parts.append(pl.DataFrame(self._col_rows, schema=CHANGE_SCHEMA))
-            self._col_rows = []
-
-    def build(self) -> ChangeList:
-        self._flush()
-        out = ChangeList(pending=list(self.pending), size=self.size)
-        out.frame = (
-            pl.concat(self.parts, how="vertical")
-            if self.parts
-            else pl.DataFrame(schema=CHANGE_SCHEMA)
-        )
-        return out
+    def build(self) -> Changes:
+        return Changes(self.parts)
 
 
-def count_kind(changes: ChangeList, kind: ChangeKind) -> int:
-    if changes.frame is not None:
-        return int((changes.frame["kind"] == kind.value).sum())
-    return sum(1 for c in changes if c.kind == kind)
+def count_kind(changes: Sequence[Change], kind: ChangeKind) -> int:
+    if not isinstance(changes, Changes):
+        return sum(1 for c in changes if c.kind == kind)
+    n = 0
+    for p in changes.parts:
+        if isinstance(p, ChangeBlock):
+            n += len(p) if p.kind == kind else 0
+        else:
+            n += sum(1 for c in p if c.kind == kind)
+    return n
 
 
 def _text_or_none(v: Any) -> str | None:
@@ -463,16 +173,39 @@ def _text_or_none(v: Any) -> str | None:
     return str(v)
 
 
-def _has_full_frame(changes: ChangeList) -> bool:
-    frame = changes.frame
-    return frame is not None and frame.height == len(changes)
+def _block_text(block: ChangeBlock) -> pl.DataFrame:
+    """A block as text columns of ``CHANGE_SCHEMA`` (before/after: the canonical text; a
+    removed row: its JSON)."""
+    f = block.frame
+    n = f.height
+    if "after" in f.columns:
+        before, after = as_text(f["before"]), as_text(f["after"])
+        column = block.column
+    else:
+        before = (
+            f.select(pl.col("before").struct.json_encode()).to_series()
+            if "before" in f.columns
+            else pl.repeat("{}", n, dtype=pl.String, eager=True)
+        )
+        after = pl.repeat(None, n, dtype=pl.String, eager=True)
+        column = None
+    return pl.DataFrame(
+        {
+            "agent_id": pl.repeat(block.agent_id, n, dtype=pl.String, eager=True),
+            "kind": pl.repeat(block.kind.value, n, dtype=pl.String, eager=True),
+            "rule": f["rule"],
+            "row_id": f[ROW_ID],
+            "column": pl.repeat(column, n, dtype=pl.String, eager=True),
+            "before": before,
+            "after": after,
+            "reason": f["reason"],
+        },
+        schema=CHANGE_SCHEMA,
+    )
 
 
-def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
-    """The change log of one result as a frame (fast path for ``ChangeList``)."""
-    if isinstance(changes, ChangeList) and _has_full_frame(changes):
-        assert changes.frame is not None
-        return changes.frame
+def _objects_text(changes: Iterable[Change]) -> pl.DataFrame:
+    changes = list(changes)
     return pl.DataFrame(
         {
             "agent_id": [c.agent_id for c in changes],
@@ -486,6 +219,20 @@ def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
         },
         schema=CHANGE_SCHEMA,
     )
+
+
+def change_frame(changes: Sequence[Change]) -> pl.DataFrame:
+    """The change log of one result as a frame of text (``CHANGE_SCHEMA``): a cell's before
+    and after as their canonical text, a removed row as JSON. ``Changes`` blocks are rendered
+    by polars, without building ``Change`` objects."""
+    if not isinstance(changes, Changes):
+        return _objects_text(changes)
+    parts = [
+        _block_text(p) if isinstance(p, ChangeBlock) else _objects_text(p) for p in changes.parts
+    ]
+    if not parts:
+        return pl.DataFrame(schema=CHANGE_SCHEMA)
+    return pl.concat(parts, how="vertical")
 
 
 # ----------------------------------------------------------------------------- columns
