@@ -18,6 +18,7 @@ Chain design (why the frames look the way they do):
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -98,6 +99,21 @@ DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
 )
+
+
+#: the worker's memory budget when ``WORKER_MEMORY_LIMIT_MB`` is not set
+DEFAULT_MEMORY_BUDGET_MB = 1536
+
+
+def memory_budget_mb() -> int:
+    """The worker's memory budget in MiB (``WORKER_MEMORY_LIMIT_MB``; a missing or unusable
+    value gives the default). The one place the master agents read it."""
+    raw = os.environ.get("WORKER_MEMORY_LIMIT_MB", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MEMORY_BUDGET_MB
+    return value if value > 0 else DEFAULT_MEMORY_BUDGET_MB
 
 
 def normalise_name(name: str) -> str:
