@@ -21,7 +21,7 @@ from transformers.agents.master._common import (
     ensure_golden,
     public_golden,
 )
-from transformers.agents.master.lineage_tracer import lineage_table
+from transformers.agents.master.lineage_tracer import lineage_slices
 from transformers.agents.master.stewardship_flagger import tasks
 from transformers.contract import ROW_ID, AgentContext, AgentResult, OutputFile, SummaryItem
 from transformers.io.writers import write_table
@@ -42,6 +42,17 @@ def _write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     """The shared writer (XLSX cells neutralised against formula injection, nested values as
     JSON text); its errors surface instead of silently falling back to a plain polars write."""
     write_table(frame, path, fmt)
+
+
+def _write_lineage(golden: pl.DataFrame, rules: dict[str, str], include: bool, path: Path) -> int:
+    """lineage.csv slice by slice (a flat table: the shared writer's CSV is polars' CSV):
+    golden records x fields rows never held at once."""
+    rows = 0
+    with path.open("wb") as f:
+        for i, part in enumerate(lineage_slices(golden, rules, include)):
+            part.write_csv(f, include_header=i == 0)
+            rows += part.height
+    return rows
 
 
 def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -> AgentResult:
@@ -102,15 +113,15 @@ def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -
     emit(qdf, "stewardship_queue.csv", "stewardship")
     lineage = ctx.results.get("lineage-tracer")
     include = bool(lineage.data.get("include_values")) if lineage is not None else False
-    lin = lineage_table(golden, rules, include)
-    emit(lin, "lineage.csv", "lineage")
+    lineage_rows = _write_lineage(golden, rules, include, ctx.work_dir / "lineage.csv")
+    outputs.append(OutputFile("lineage.csv", ctx.work_dir / "lineage.csv", "lineage", "text/csv"))
     return AgentResult(
         agent_id=AGENT_ID,
         summary_metrics={
             "golden_records": golden.height,
             "cross_reference_rows": xref.height,
             "stewardship_tasks": qdf.height,
-            "lineage_rows": lin.height,
+            "lineage_rows": lineage_rows,
             "files": len(outputs),
         },
         data={"files": [o.name for o in outputs], "format": fmt},

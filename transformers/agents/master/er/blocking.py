@@ -26,8 +26,8 @@ compare each row with the next ``window - 1`` rows.
 How. Every key is computed on the columns' dictionaries (each distinct value once, then
 gathered by integer code), and a composite key is an integer combination of its parts' codes:
 no per-row strings are built. Pairs are integer row positions; each window offset is emitted
-on its own and spilled to disk by ranges of the smaller row position, so the union of the
-passes is deduplicated one range at a time (:class:`PairSpill`) and handed on in batches
+on its own and spilled to disk in parts (by the smaller row position), so the union of the
+passes is deduplicated one part at a time (:class:`PairSpill`) and handed on in batches
 sorted by (left, right).
 """
 
@@ -65,7 +65,7 @@ _EXPR_RE = re.compile(
     r"^\s*(?:(\w+)\s*\(\s*([^,()]+?)\s*(?:,\s*(?:(\d+)|([^,()]*?[^\d\s,()][^,()]*?))\s*)?\)"
     r"|([^()]+?))\s*$"
 )
-#: pairs per spilled range before deduplication: bounds the memory of one batch (16 bytes a
+#: pairs per spilled part before deduplication: bounds the memory of one batch (16 bytes a
 #: pair while it is deduplicated, ~25 once compared)
 BATCH_PAIRS = 1 << 22
 
@@ -231,16 +231,16 @@ def record_order(columns: list[np.ndarray], n: int) -> np.ndarray:
 
 
 class PairSpill:
-    """Pairs of row positions, spilled by ranges of the smaller position and deduplicated one
-    range at a time: memory holds one range, never the union of all passes.
+    """Pairs of row positions, spilled by the smaller position modulo the number of parts
+    (balanced however the rows are ordered: the smaller of two random positions is skewed
+    towards the start, so ranges would not be) and deduplicated one part at a time: memory
+    holds one part, never the union of all passes.
 
-    ``directory`` None keeps the ranges in memory (small inputs)."""
+    ``directory`` None keeps the parts in memory (small inputs)."""
 
     def __init__(self, n: int, expected: int, directory: Path | None) -> None:
         self.n = n
-        self.parts = max(1, math.ceil(expected / BATCH_PAIRS))
-        self.span = max(1, math.ceil(n / self.parts))
-        self.parts = max(1, math.ceil(n / self.span))
+        self.parts = max(1, min(n, math.ceil(expected / BATCH_PAIRS)))
         self.dir = Path(tempfile.mkdtemp(prefix="pairs-", dir=directory)) if directory else None
         self._memory: list[list[np.ndarray]] = [[] for _ in range(self.parts)]
         self.emitted = 0
@@ -254,8 +254,8 @@ class PairSpill:
             lo, hi = lo[keep], hi[keep]
         if lo.size == 0:
             return 0
-        part = lo // self.span
-        code = (lo - part * self.span) * self.n + hi
+        part = lo % self.parts
+        code = (lo // self.parts) * self.n + hi
         if self.parts > 1:
             order = np.argsort(part.astype(np.int32), kind="stable")
             code, part = code[order], part[order]
@@ -275,7 +275,7 @@ class PairSpill:
         return int(lo.size)
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Each range's distinct pairs, (left, right) int32 with left < right, sorted."""
+        """Each part's distinct pairs, (left, right) int32 with left < right, sorted."""
         try:
             for p in range(self.parts):
                 if self.dir is None:
@@ -292,7 +292,7 @@ class PairSpill:
                     continue
                 code.sort()
                 code = code[np.concatenate(([True], code[1:] != code[:-1]))]
-                left = (code // self.n + p * self.span).astype(np.int32)
+                left = ((code // self.n) * self.parts + p).astype(np.int32)
                 right = (code % self.n).astype(np.int32)
                 del code
                 yield left, right

@@ -190,6 +190,9 @@ class Encoded:
     #: the distinct values as Python strings, built on the first fuzzy comparison (the fuzzy
     #: scorers take Python strings; the exact-only kinds never need them)
     _objects: np.ndarray | None = field(default=None, repr=False)
+    _tokens: np.ndarray | None = field(default=None, repr=False)
+    #: per distinct date: year, month and day codes and whether it has 8 digits
+    _date_parts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -201,6 +204,14 @@ class Encoded:
             obj[:] = self.values.to_list()
             self._objects = obj
         return self._objects
+
+    def sorted_tokens(self) -> np.ndarray:
+        """Each distinct value with its whitespace-separated tokens sorted."""
+        if self._tokens is None:
+            obj = np.empty(self.size, dtype=object)
+            obj[:] = [" ".join(sorted(v.split())) for v in self.values.to_list()]
+            self._tokens = obj
+        return self._tokens
 
 
 def encode(series: pl.Series, kind: str) -> Encoded:
@@ -279,14 +290,58 @@ def _levels_of_codes(spec: FieldSpec, enc: Encoded, a: np.ndarray, b: np.ndarray
     if size <= DEDUPE_MAX_VALUES:
         if enc.scored is None:
             enc.scored = np.full(size * size, -2, dtype=np.int8)
-        todo = np.sort(key[enc.scored[key] == -2])  # sort + neighbour test: numpy's hash
+        # distinct by sort + neighbour test (numpy's hash-based unique is several times slower)
+        todo = np.sort(key[enc.scored[key] == -2])
         todo = todo[np.concatenate(([True], todo[1:] != todo[:-1]))] if todo.size else todo
         if todo.size:
-            vals = enc.objects()
-            enc.scored[todo] = _fuzzy_levels(spec.kind, vals[todo // size], vals[todo % size])
+            enc.scored[todo] = _score(spec, enc, todo // size, todo % size)
         return enc.scored[key]
+    return _score(spec, enc, a, b)
+
+
+def _score(spec: FieldSpec, enc: Encoded, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if spec.kind == "date":
+        return _date_levels(enc, a, b)
     vals = enc.objects()
+    if spec.kind == "address":
+        # token-sort similarity is plain similarity of the token-sorted strings: sort each
+        # distinct value's tokens once instead of once per pair
+        toks = enc.sorted_tokens()
+        tokens = process.cpdist(toks[a], toks[b], scorer=fuzz.ratio, workers=1)
+        plain = process.cpdist(vals[a], vals[b], scorer=fuzz.ratio, workers=1)
+        sim = np.maximum(tokens, plain)
+        out = np.zeros(a.size, dtype=np.int8)
+        out[sim >= 70] = 1
+        out[sim >= 88] = 2
+        return out
     return _fuzzy_levels(spec.kind, vals[a], vals[b])
+
+
+def _date_levels(enc: Encoded, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The date levels of :func:`_fuzzy_levels` on value codes: year and day/month-swap tests
+    on per-value parts (computed once per distinct date), the edit distance per pair."""
+    if enc._date_parts is None:
+        v = enc.values
+        parts = pl.DataFrame({"v": v}).select(
+            pl.col("v").str.slice(0, 4).alias("year"),
+            pl.col("v").str.slice(4, 2).alias("mm"),
+            pl.col("v").str.slice(6, 2).alias("dd"),
+            (pl.col("v").str.len_chars() == 8).alias("len8"),
+        )
+        year = dictionary_codes(parts["year"])[0]
+        two = pl.concat([parts["mm"], parts["dd"]])
+        two_codes = dictionary_codes(two)[0]
+        mm, dd = two_codes[: v.len()], two_codes[v.len() :]
+        enc._date_parts = np.stack([year, mm, dd, parts["len8"].to_numpy().astype(np.int32)])
+    year, mm, dd, len8 = enc._date_parts
+    vals = enc.objects()
+    dist = process.cpdist(vals[a], vals[b], scorer=OSA.distance, workers=1)
+    same_year = year[a] == year[b]
+    swap = (len8[a] == 1) & (len8[b] == 1) & same_year & (mm[a] == dd[b]) & (dd[a] == mm[b])
+    out = np.zeros(a.size, dtype=np.int8)
+    out[same_year] = 1
+    out[(dist <= 1) | swap] = 2
+    return out
 
 
 def compare_encoded(
