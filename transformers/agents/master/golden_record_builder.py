@@ -26,6 +26,7 @@ from transformers.agents.master._common import (
     TRUST_SCORE,
     data_columns,
     memory_budget_mb,
+    release_memory,
     role_of,
 )
 from transformers.agents.master.er import blocking, clustering, comparators, scoring
@@ -187,7 +188,7 @@ class _PairGroups:
     (which fixes its frequency shift). EM and the m refinement run on the groups with their
     pair counts: the same sums as over the pairs, at a cost that does not grow with N."""
 
-    MERGE_ROWS = 1 << 22
+    MERGE_ROWS = 1 << 20
 
     def __init__(
         self, n_levels: list[int], counts: list[np.ndarray | None], codes: list[np.ndarray]
@@ -287,9 +288,12 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     spill = Path(tempfile.mkdtemp(prefix="er-", dir=ctx.work_dir))
     try:
-        return _run(frame, p, ctx, specs, encoded, dicts, passes, sn_cols, spill, t0)
+        result = _run(frame, p, ctx, specs, encoded, dicts, passes, sn_cols, spill, t0)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
+    del encoded, dicts
+    release_memory()  # before the next agent's peak stacks on freed, unreturned memory
+    return result
 
 
 def _run(
@@ -324,6 +328,7 @@ def _run(
     )
     per_pass = blocked.per_pass if blocked is not None else {}
     del dicts
+    release_memory()
     t_block = time.perf_counter()
 
     # The model's inputs that do not depend on the candidates: u from random pairs, value
@@ -357,7 +362,7 @@ def _run(
         for s, f in zip(specs, freqs, strict=True)
     ]
     groups = _PairGroups(n_levels, value_counts, [encoded[s.column].codes for s in specs])
-    store = _PairStore(spill, memory_budget_mb() * (1 << 20) // 6)
+    store = _PairStore(spill, memory_budget_mb() * (1 << 20) // 16)
     t_compare_s = t_dedup_s = 0.0
     batches = blocked.batches() if blocked is not None else iter(())
     while True:
@@ -374,6 +379,7 @@ def _run(
         if fs:
             groups.add(levels, left)
     total = store.pairs
+    release_memory()
     t_compare = time.perf_counter()
 
     # Scoring: the model from the grouped pairs, then every batch scored with it.
@@ -452,6 +458,9 @@ def _run(
         pl.Series(TRUST_SCORE, np.round(cl.trust, 6), dtype=pl.Float64),
         pl.Series(MATCH_SCORE, np.round(cl.best_edge, 6), dtype=pl.Float64).fill_nan(None),
     )
+    matched = int(accepted.sum())
+    del k_left, k_right, k_prob, k_compared, accepted
+    release_memory()
     t_cluster = time.perf_counter()
 
     own = cl.label == np.arange(n)  # each cluster's label is one of its rows: its first
@@ -478,7 +487,7 @@ def _run(
         "match_columns": len(specs),
         "candidate_pairs": total,
         "reduction_ratio": round(1 - total / all_pairs, 6) if all_pairs else 1.0,
-        "matched_pairs": int(accepted.sum()),
+        "matched_pairs": matched,
         "borderline_pairs": borderline,
         "clusters": n_clusters,
         "multi_row_clusters": int((own & (cl.size > 1)).sum()),

@@ -20,6 +20,7 @@ from transformers.agents.master._common import (
     TRUST_SCORE,
     ensure_golden,
     public_golden,
+    release_memory,
 )
 from transformers.agents.master.lineage_tracer import lineage_slices
 from transformers.agents.master.stewardship_flagger import tasks
@@ -115,6 +116,7 @@ def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -
     include = bool(lineage.data.get("include_values")) if lineage is not None else False
     lineage_rows = _write_lineage(golden, rules, include, ctx.work_dir / "lineage.csv")
     outputs.append(OutputFile("lineage.csv", ctx.work_dir / "lineage.csv", "lineage", "text/csv"))
+    release_memory()  # before the next agent's peak stacks on freed, unreturned memory
     return AgentResult(
         agent_id=AGENT_ID,
         summary_metrics={
