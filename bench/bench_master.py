@@ -62,8 +62,17 @@ GOAL_CPU_PER_DOUBLING = 2.2
 GOAL_PAIRS_DRIFT = 0.10
 
 
-def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> dict[str, Any]:
-    """The chain as the pipeline runs it: frames forward, results and aliases accumulated."""
+def run_chain(
+    frame: pl.DataFrame,
+    work: Path,
+    parameters: dict[str, Any],
+    keep: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The chain as the pipeline runs it: frames forward, results and aliases accumulated.
+
+    ``keep``: the frames to keep for the caller, agent -> columns (None: every frame whole).
+    The pipeline holds only the current frame; keeping every agent's would make the scale
+    part measure memory the worker does not use."""
     from transformers.agents.master import AGENTS
     from transformers.contract import AgentContext, InputInfo, carry_renames
     from transformers.registry import get_tool
@@ -94,7 +103,10 @@ def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> di
         timings[agent_id] = time.perf_counter() - t0
         if result.frame is not None:
             current = result.frame
-            frames[agent_id] = result.frame
+            if keep is None:
+                frames[agent_id] = result.frame
+            elif agent_id in keep:
+                frames[agent_id] = result.frame.select(keep[agent_id])
         carry_renames(aliases, result.renames)
         results[agent_id] = result
         result.frame = None
@@ -621,7 +633,8 @@ from bench.bench_master import run_chain, read_csv
 frame = read_csv(Path(sys.argv[1]))
 t0 = time.perf_counter()
 c0 = time.process_time()
-out = run_chain(frame.drop('entity'), Path(tempfile.mkdtemp()), {})
+out = run_chain(frame.drop('entity'), Path(tempfile.mkdtemp()), {},
+                keep={'golden-record-builder': ['cluster_id']})
 wall = time.perf_counter() - t0
 cpu = time.process_time() - c0
 b = out['results']['golden-record-builder'].summary_metrics
@@ -637,14 +650,17 @@ true = pp(df.group_by('e').len()['len'].to_numpy())
 print(json.dumps({'chain_s': wall, 'cpu_s': cpu, 'pairs': b['candidate_pairs'],
                   'clusters': b['clusters'],
                   'precision': both / max(pred, 1), 'recall': both / max(true, 1),
-                  'timings': out['timings']}))
+                  'timings': out['timings'],
+                  'phases': {k: b[k] / 1000 for k in ('blocking_ms', 'comparison_ms',
+                                                       'scoring_ms', 'clustering_ms')}}))
 """
 
 
 def scale_part(work: Path) -> None:
     print("\n== 3. Scale: generated persons, 10% duplicates, full chain in a fresh process")
-    print(f"  ({machine()}; CPU = process user+system time, all threads: the ratio that a")
-    print("   shared machine's load distorts least; peak = the child's own VmHWM)")
+    print(f"  machine: {machine()}")
+    print("  (CPU = process user+system time, all threads: the ratio that a shared machine's")
+    print("   load distorts least; peak = the measured child's own VmHWM)")
     print(
         f"  {'rows':>10} {'pairs':>12} {'pairs/row':>9} {'CPU s':>8} {'wall s':>7} "
         f"{'peak MiB':>9} {'P':>7} {'R':>7}   slowest agents"
@@ -667,8 +683,9 @@ def scale_part(work: Path) -> None:
             f"  {n:>10,} {stats['pairs']:>12,} {stats['pairs'] / n:>9.2f} {stats['cpu_s']:>8.1f} "
             f"{m.wall_s:>7.1f} {m.peak_rss_mb:>9.0f} {stats['precision']:>7.4f} "
             f"{stats['recall']:>7.4f}   " + ", ".join(f"{a} {t:.0f}s" for a, t in slow),
-            flush=True,
         )
+        phases = ", ".join(f"{k.removesuffix('_ms')} {v:.0f}s" for k, v in stats["phases"].items())
+        print(f"  {'':>10} golden-record-builder wall time: {phases}", flush=True)
     if not rows:
         return
     print()

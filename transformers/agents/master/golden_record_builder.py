@@ -201,6 +201,7 @@ class _PairGroups:
         ]
         self.parts: list[pl.DataFrame] = []
         self.rows = 0
+        self.merge_at = self.MERGE_ROWS
 
     def add(self, levels: np.ndarray, left: np.ndarray) -> None:
         cols: dict[str, np.ndarray] = {f"l{k}": levels[:, k] for k in range(len(self.n_levels))}
@@ -214,9 +215,12 @@ class _PairGroups:
         part = frame.group_by(self.keys).agg(pl.col("left").min(), pl.len().alias("w"))
         self.parts.append(part)
         self.rows += part.height
-        if self.rows > self.MERGE_ROWS and len(self.parts) > 1:
+        if self.rows > self.merge_at and len(self.parts) > 1:
             self.parts = [self._merged()]
             self.rows = self.parts[0].height
+            # merge again only once as many rows have been added as the table holds: the
+            # distinct groups grow with N, and re-grouping them on every batch would not
+            self.merge_at = max(self.MERGE_ROWS, 2 * self.rows)
 
     def _merged(self) -> pl.DataFrame:
         return (

@@ -257,7 +257,8 @@ class PairSpill:
         part = lo % self.parts
         code = (lo // self.parts) * self.n + hi
         if self.parts > 1:
-            order = np.argsort(part.astype(np.int32), kind="stable")
+            small = np.int16 if self.parts < 1 << 15 else np.int32  # int16: a radix sort
+            order = np.argsort(part.astype(small), kind="stable")
             code, part = code[order], part[order]
             bounds = np.searchsorted(part, np.arange(self.parts + 1))
         else:
