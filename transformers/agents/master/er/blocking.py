@@ -219,6 +219,15 @@ def _dense(codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _order(*keys: np.ndarray) -> np.ndarray:
+    """Positions sorting by the keys, the first most significant (the last key must make
+    every row distinct, so the order is unique); polars' multi-key sort, several times
+    cheaper than ``np.lexsort``."""
+    frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    order = frame.select(pl.arg_sort_by(frame.columns)).to_series().to_numpy()
+    return np.asarray(order, dtype=np.int64)
+
+
 def record_order(columns: list[np.ndarray], n: int) -> np.ndarray:
     """Rank (0..n-1) of each row by its whole record: the tuple of its columns' codes."""
     if not columns:
@@ -327,7 +336,7 @@ def neighbourhood_pass(sink: PairSpill, key: np.ndarray, window: int, tiebreak: 
     idx = np.flatnonzero(key >= 0)
     if idx.size < 2:
         return 0
-    idx = idx[np.lexsort((tiebreak[idx], key[idx]))]
+    idx = idx[_order(key[idx], tiebreak[idx])]
     return _window(sink, idx, window, None)
 
 
@@ -346,7 +355,7 @@ def block_pass(
     idx, group = idx[multi], inverse[multi]
     if idx.size < 2:
         return 0
-    order = np.lexsort((tiebreak[idx], group))
+    order = _order(group, tiebreak[idx])
     idx, group = idx[order], group[order]
     reach = np.where(sizes[group] <= max_block_size, max_block_size, window)
     total = 0
@@ -370,7 +379,7 @@ def sorted_neighbourhood(sink: PairSpill, columns: list[np.ndarray], window: int
     idx = np.flatnonzero(present)
     if idx.size < 2:
         return 0
-    order = np.lexsort(tuple([idx] + [c[idx] for c in reversed(columns)]))
+    order = _order(*[c[idx] for c in columns], idx)
     return _window(sink, idx[order], window, None)
 
 
