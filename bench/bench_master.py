@@ -12,8 +12,11 @@
 2. Golden-record field accuracy: for each cluster holding an ``-org`` record, hide it, build
    the golden record from its duplicates and compare field by field with the original, beside
    the baseline "most frequent value per field".
-3. Scale: generated person files (10% duplicates) of 250k/500k/1M rows, the full chain in a
-   fresh process each (wall time, compared pairs, peak RSS), and the time ratio per doubling.
+3. Scale: generated person files (10% duplicates) of 1M/2M/4M rows (``BENCH_MASTER_SIZES``;
+   ``BENCH_MASTER_8M=1`` adds 8M), the full chain in a fresh process each: CPU time and its
+   ratio per doubling (goal <= 2.2x), candidate pairs per row (goal: within 10 % of the first
+   size), peak memory as the child's own VmHWM (goal <= 3 GB), pairwise precision and recall
+   against the generated entities. ``BENCH_MASTER_ONLY_SCALE=1`` runs only this part.
 4. ``BENCH_MASTER_API=1``: FEBRL1 (full and hard) through the real task API: a local stack
    (gateway, worker, embedded Redis, own S3, SQLite) on free ports, the CSV uploaded as the
    ``primary`` file with only ``match_columns`` named, the ``cross_reference.csv`` output
@@ -34,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from bench._util import BENCH_DIR, ratio, run_measured
+from bench._util import BENCH_DIR, goal_line, machine, run_measured
 
 FEBRL_MATCH = [
     "given_name",
@@ -49,13 +52,27 @@ FEBRL_MATCH = [
     "soc_sec_id",
 ]
 HARD_DROP = ["soc_sec_id", "date_of_birth"]
+#: the sizes of the scale part (``BENCH_MASTER_SIZES``); ``BENCH_MASTER_8M=1`` adds 8M rows
 SCALE_SIZES = [
-    int(s) for s in os.environ.get("BENCH_MASTER_SIZES", "250000,500000,1000000").split(",")
-]
+    int(s) for s in os.environ.get("BENCH_MASTER_SIZES", "1000000,2000000,4000000").split(",")
+] + ([8_000_000] if os.environ.get("BENCH_MASTER_8M") else [])
+#: acceptance goals of the scale part (issue 15)
+GOAL_PEAK_MB = 3 * 1024
+GOAL_CPU_PER_DOUBLING = 2.2
+GOAL_PAIRS_DRIFT = 0.10
 
 
-def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> dict[str, Any]:
-    """The chain as the pipeline runs it: frames forward, results and aliases accumulated."""
+def run_chain(
+    frame: pl.DataFrame,
+    work: Path,
+    parameters: dict[str, Any],
+    keep: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The chain as the pipeline runs it: frames forward, results and aliases accumulated.
+
+    ``keep``: the frames to keep for the caller, agent -> columns (None: every frame whole).
+    The pipeline holds only the current frame; keeping every agent's would make the scale
+    part measure memory the worker does not use."""
     from transformers.agents.master import AGENTS
     from transformers.contract import AgentContext, InputInfo, carry_renames
     from transformers.registry import get_tool
@@ -86,7 +103,10 @@ def run_chain(frame: pl.DataFrame, work: Path, parameters: dict[str, Any]) -> di
         timings[agent_id] = time.perf_counter() - t0
         if result.frame is not None:
             current = result.frame
-            frames[agent_id] = result.frame
+            if keep is None:
+                frames[agent_id] = result.frame
+            elif agent_id in keep:
+                frames[agent_id] = result.frame.select(keep[agent_id])
         carry_renames(aliases, result.renames)
         results[agent_id] = result
         result.frame = None
@@ -613,7 +633,8 @@ from bench.bench_master import run_chain, read_csv
 frame = read_csv(Path(sys.argv[1]))
 t0 = time.perf_counter()
 c0 = time.process_time()
-out = run_chain(frame.drop('entity'), Path(tempfile.mkdtemp()), {})
+out = run_chain(frame.drop('entity'), Path(tempfile.mkdtemp()), {},
+                keep={'golden-record-builder': ['cluster_id']})
 wall = time.perf_counter() - t0
 cpu = time.process_time() - c0
 b = out['results']['golden-record-builder'].summary_metrics
@@ -629,15 +650,22 @@ true = pp(df.group_by('e').len()['len'].to_numpy())
 print(json.dumps({'chain_s': wall, 'cpu_s': cpu, 'pairs': b['candidate_pairs'],
                   'clusters': b['clusters'],
                   'precision': both / max(pred, 1), 'recall': both / max(true, 1),
-                  'timings': out['timings']}))
+                  'timings': out['timings'],
+                  'phases': {k: b[k] / 1000 for k in ('blocking_ms', 'comparison_ms',
+                                                       'scoring_ms', 'clustering_ms')}}))
 """
 
 
 def scale_part(work: Path) -> None:
     print("\n== 3. Scale: generated persons, 10% duplicates, full chain in a fresh process")
-    print("  (CPU = process user+system time, all threads: the ratio that shared-machine load")
-    print("   does not distort; wall time is printed beside it)")
-    prev: tuple[float, float, float] | None = None
+    print(f"  machine: {machine()}")
+    print("  (CPU = process user+system time, all threads: the ratio that a shared machine's")
+    print("   load distorts least; peak = the measured child's own VmHWM)")
+    print(
+        f"  {'rows':>10} {'pairs':>12} {'pairs/row':>9} {'CPU s':>8} {'wall s':>7} "
+        f"{'peak MiB':>9} {'P':>7} {'R':>7}   slowest agents"
+    )
+    rows: list[dict[str, Any]] = []
     for n in SCALE_SIZES:
         path = work / f"persons_{n}.csv"
         if not path.exists():
@@ -645,24 +673,43 @@ def scale_part(work: Path) -> None:
         try:
             m = run_measured(f"master chain {n:,} rows", SCALE_CODE, str(path))
         except RuntimeError as exc:
-            print(f"  {n:>9,} rows: failed ({exc})")
+            print(f"  {n:>10,} failed ({exc})")
             continue
         stats = json.loads(m.stdout.strip().splitlines()[-1])
-        slow = sorted(stats["timings"].items(), key=lambda kv: -kv[1])[:3]
-        step = (
-            f"  x{ratio(stats['chain_s'], prev[0])} wall, x{ratio(stats['cpu_s'], prev[1])} CPU, "
-            f"x{ratio(stats['pairs'] / n, prev[2])} pairs/row per doubling"
-            if prev
-            else ""
-        )
+        stats.update(rows=n, peak_mb=m.peak_rss_mb, wall_s=m.wall_s)
+        rows.append(stats)
+        slow = sorted(stats["timings"].items(), key=lambda kv: -kv[1])[:2]
         print(
-            f"  {n:>9,} rows: chain {stats['chain_s']:7.1f} s, CPU {stats['cpu_s']:7.1f} s "
-            f"(process {m.wall_s:6.1f} s), "
-            f"pairs {stats['pairs']:>10,} ({stats['pairs'] / n:.1f}/row), peak RSS "
-            f"{m.peak_rss_mb:6.0f} MiB, P {stats['precision']:.4f} R {stats['recall']:.4f}{step}"
+            f"  {n:>10,} {stats['pairs']:>12,} {stats['pairs'] / n:>9.2f} {stats['cpu_s']:>8.1f} "
+            f"{m.wall_s:>7.1f} {m.peak_rss_mb:>9.0f} {stats['precision']:>7.4f} "
+            f"{stats['recall']:>7.4f}   " + ", ".join(f"{a} {t:.0f}s" for a, t in slow),
         )
-        print("             slowest: " + ", ".join(f"{a} {t:.1f}s" for a, t in slow))
-        prev = (stats["chain_s"], stats["cpu_s"], stats["pairs"] / n)
+        phases = ", ".join(f"{k.removesuffix('_ms')} {v:.0f}s" for k, v in stats["phases"].items())
+        print(f"  {'':>10} golden-record-builder wall time: {phases}", flush=True)
+    if not rows:
+        return
+    print()
+    for prev, cur in itertools.pairwise(rows):
+        label = f"CPU per doubling, {prev['rows']:,} -> {cur['rows']:,} rows"
+        doublings = np.log2(cur["rows"] / prev["rows"])
+        per = (cur["cpu_s"] / prev["cpu_s"]) ** (1 / doublings) if doublings else 0.0
+        print(goal_line(label, per, GOAL_CPU_PER_DOUBLING, at_most=True))
+    base = rows[0]["pairs"] / rows[0]["rows"]
+    drift = max(abs(r["pairs"] / r["rows"] / base - 1) for r in rows)
+    print(
+        goal_line(
+            f"pairs per row, largest drift from {rows[0]['rows']:,} rows",
+            100 * drift,
+            100 * GOAL_PAIRS_DRIFT,
+            at_most=True,
+            unit="%",
+        )
+    )
+    peak = max(r["peak_mb"] for r in rows)
+    print(goal_line("peak VmHWM at any size (MiB)", peak, GOAL_PEAK_MB, at_most=True, unit=""))
+    lo_p, lo_r = min(r["precision"] for r in rows), min(r["recall"] for r in rows)
+    hi_p, hi_r = max(r["precision"] for r in rows), max(r["recall"] for r in rows)
+    print(f"  precision {lo_p:.4f}..{hi_p:.4f}, recall {lo_r:.4f}..{hi_r:.4f} across the sizes")
 
 
 def api_part(work: Path) -> None:

@@ -59,15 +59,17 @@ class GoldenRecordBuilderParams(AgentParams):
         3,
         ge=2,
         le=10_000,
-        description="Blocks up to this size are compared all-pairs; larger ones are windowed "
-        "(block_window), so the pairs per row stay bounded however large blocks grow.",
+        description="Single-column (identifier) passes: blocks up to this size are compared "
+        "all-pairs, larger ones with the block_window inside them.",
     )
     block_window: int = Field(
         3,
         ge=2,
         le=50,
-        description="Window inside a block larger than max_block_size: each row is compared "
-        "with the next block_window - 1 rows of its block in record order.",
+        description="Pairs per row of a composite or derived blocking key (a neighbourhood: "
+        "rows ordered by key then record, each compared with the next block_window - 1, so "
+        "the pairs per row do not grow with the blocks); also the window inside an "
+        "identifier block larger than max_block_size.",
     )
     comparators: dict[
         str,

@@ -18,6 +18,10 @@ Chain design (why the frames look the way they do):
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import os
 import re
 from typing import Any
 
@@ -98,6 +102,33 @@ DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
 )
+
+
+#: the worker's memory budget when ``WORKER_MEMORY_LIMIT_MB`` is not set
+DEFAULT_MEMORY_BUDGET_MB = 1536
+
+
+def memory_budget_mb() -> int:
+    """The worker's memory budget in MiB (``WORKER_MEMORY_LIMIT_MB``; a missing or unusable
+    value gives the default). The one place the master agents read it."""
+    raw = os.environ.get("WORKER_MEMORY_LIMIT_MB", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MEMORY_BUDGET_MB
+    return value if value > 0 else DEFAULT_MEMORY_BUDGET_MB
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system between phases of a large run.
+
+    glibc keeps freed chunks below its (self-raising, up to 32 MB) mmap threshold in its
+    arenas, so after a phase of many mid-sized numpy arrays the process holds hundreds of MB
+    it no longer uses, and the next phase's peak stacks on top of them (measured: 983 MB
+    resident after matching 1M rows, 469 MB after a trim). A no-op where there is no glibc."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def normalise_name(name: str) -> str:

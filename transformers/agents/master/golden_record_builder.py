@@ -9,7 +9,11 @@ strongest accepted match touching the row; null for a row that matched nothing).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,8 @@ from transformers.agents.master._common import (
     SOURCE_COUNT,
     TRUST_SCORE,
     data_columns,
+    memory_budget_mb,
+    release_memory,
     role_of,
 )
 from transformers.agents.master.er import blocking, clustering, comparators, scoring
@@ -63,6 +69,7 @@ MAX_AUTO_COLUMNS = 12
 #: the merge cut of the weighted scorer when no threshold is given (it has no posterior)
 AUTO_WEIGHTED_THRESHOLD = 0.85
 TF_KINDS = frozenset({"name", "address", "category", "date", "identifier"})
+HIST_EDGES = [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99, 1.000001]
 
 
 def _detect_match_columns(frame: pl.DataFrame) -> list[str]:
@@ -90,15 +97,16 @@ def _detect_match_columns(frame: pl.DataFrame) -> list[str]:
 
 
 def _auto_blocking(
-    roles: dict[str, str], texts: dict[str, pl.Series]
+    roles: dict[str, str], columns: list[str], text_columns: list[str]
 ) -> tuple[list[list[str]], list[list[str]]]:
     r = roles.get
     name = r("surname") or r("full_name") or r("company")
     given = r("given_name")
     dob, pc = r("date_of_birth"), r("postcode")
     # Every key must stay selective as the file grows: a key whose value set is fixed (a given
-    # name, a birth year) makes blocks that grow with N, i.e. quadratic pairs. Full dates,
-    # postcodes and surname codes have value sets that grow with the population.
+    # name, a birth year) makes blocks that grow with N; composite keys are neighbourhoods (see
+    # er.blocking), so they cost a fixed number of pairs per row, and the finer the key, the
+    # likelier a row's neighbours are its duplicates.
     passes: list[list[str]] = []
     if name and dob:
         passes.append([f"metaphone({name})", f"year({dob})"])
@@ -125,18 +133,115 @@ def _auto_blocking(
     if addr:
         sn.append([addr] + ([r("city")] if r("city") else []))  # type: ignore[list-item]
     if not passes and not sn:
-        strings = [c for c in texts if texts[c].dtype == pl.String]
-        passes = [[f"first({c}, 4)"] for c in strings[:4]]
-        if texts:
-            cols = list(texts)
-            sn = [cols, list(reversed(cols))]
+        passes = [[f"first({c}, 4)"] for c in text_columns[:4]]
+        if columns:
+            sn = [list(columns), list(reversed(columns))]
     return passes, sn
+
+
+def _dictionary(
+    frame: pl.DataFrame, column: str, kind: str
+) -> tuple[comparators.Encoded, blocking.Dictionary]:
+    """A column's comparison encoding and its blocking dictionary (the same codes for text
+    kinds; numbers get a text dictionary of their own)."""
+    text = comparators.normalise(frame[column], kind)
+    enc = comparators.encode(text, kind)
+    if enc.numeric is None:
+        return enc, blocking.Dictionary(enc.codes, enc.values)
+    return enc, blocking.Dictionary.of(text)
+
+
+class _PairStore:
+    """Compared candidate pairs (left, right, levels) by batch: in memory up to a share of the
+    worker's memory budget, then as ``.npy`` files in the spill directory."""
+
+    def __init__(self, directory: Path, memory_bytes: int) -> None:
+        self.dir = directory
+        self.memory_bytes = memory_bytes
+        self.held = 0
+        self.batches: list[tuple[np.ndarray, np.ndarray, np.ndarray] | Path] = []
+        self.pairs = 0
+
+    def add(self, left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
+        self.pairs += len(left)
+        size = left.nbytes + right.nbytes + levels.nbytes
+        if self.held + size <= self.memory_bytes:
+            self.held += size
+            self.batches.append((left, right, levels))
+            return
+        path = self.dir / f"batch{len(self.batches)}.npz"
+        np.savez(path, left=left, right=right, levels=levels)
+        self.batches.append(path)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for item in self.batches:
+            if isinstance(item, Path):
+                with np.load(item) as z:
+                    yield z["left"], z["right"], z["levels"]
+            else:
+                yield item
+
+
+class _PairGroups:
+    """Candidate pairs grouped by what the Fellegi-Sunter model sees of them: the agreement
+    pattern and, per term-frequency field agreeing exactly, the count of the shared value
+    (which fixes its frequency shift). EM and the m refinement run on the groups with their
+    pair counts: the same sums as over the pairs, at a cost that does not grow with N."""
+
+    MERGE_ROWS = 1 << 20
+
+    def __init__(
+        self, n_levels: list[int], counts: list[np.ndarray | None], codes: list[np.ndarray]
+    ):
+        self.n_levels = n_levels
+        self.counts = counts  # per field: value count per code (None: no frequency shift)
+        self.codes = codes
+        self.keys = [f"l{k}" for k in range(len(n_levels))] + [
+            f"t{k}" for k, c in enumerate(counts) if c is not None
+        ]
+        self.parts: list[pl.DataFrame] = []
+        self.rows = 0
+        self.merge_at = self.MERGE_ROWS
+
+    def add(self, levels: np.ndarray, left: np.ndarray) -> None:
+        cols: dict[str, np.ndarray] = {f"l{k}": levels[:, k] for k in range(len(self.n_levels))}
+        for k, cnt in enumerate(self.counts):
+            if cnt is not None:
+                exact = levels[:, k] == self.n_levels[k] - 1
+                vc = np.zeros(len(left), dtype=np.int32)
+                vc[exact] = cnt[self.codes[k][left[exact]]]
+                cols[f"t{k}"] = vc
+        frame = pl.DataFrame(cols).with_columns(pl.Series("left", left))
+        part = frame.group_by(self.keys).agg(pl.col("left").min(), pl.len().alias("w"))
+        self.parts.append(part)
+        self.rows += part.height
+        if self.rows > self.merge_at and len(self.parts) > 1:
+            self.parts = [self._merged()]
+            self.rows = self.parts[0].height
+            # merge again only once as many rows have been added as the table holds: the
+            # distinct groups grow with N, and re-grouping them on every batch would not
+            self.merge_at = max(self.MERGE_ROWS, 2 * self.rows)
+
+    def _merged(self) -> pl.DataFrame:
+        return (
+            pl.concat(self.parts).group_by(self.keys).agg(pl.col("left").min(), pl.col("w").sum())
+        )
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(levels, a representative left row, pair count) per group, in a fixed order."""
+        if not self.parts:
+            empty = np.zeros((0, len(self.n_levels)), dtype=np.int8)
+            return empty, np.zeros(0, np.int64), np.zeros(0, np.float64)
+        g = self._merged().sort(self.keys)
+        levels = np.stack(
+            [g[f"l{k}"].to_numpy() for k in range(len(self.n_levels))], axis=1
+        ).astype(np.int8)
+        return levels, g["left"].to_numpy().astype(np.int64), g["w"].to_numpy().astype(np.float64)
 
 
 def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContext) -> AgentResult:
     p: GoldenRecordBuilderParams = params
     t0 = time.perf_counter()
-    n = frame.height
     match_cols = (
         [ctx.resolve(c, frame) for c in p.match_columns]
         if p.match_columns
@@ -147,7 +252,10 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         comparators.FieldSpec(c, overrides.get(c) or comparators.kind_for(c, role_of(c), frame[c]))
         for c in match_cols
     ]
-    texts = {s.column: comparators.normalise(frame[s.column], s.kind) for s in specs}
+    encoded: dict[str, comparators.Encoded] = {}
+    dicts: dict[str, blocking.Dictionary] = {}
+    for s in specs:
+        encoded[s.column], dicts[s.column] = _dictionary(frame, s.column, s.kind)
     roles = {role: s.column for s in specs if (role := role_of(s.column)) is not None}
 
     # Blocking.
@@ -155,7 +263,11 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         pass_texts = p.blocking_keys or []
         sn_texts = p.sorted_neighbourhood or []
     else:
-        pass_texts, sn_texts = _auto_blocking(roles, texts)
+        pass_texts, sn_texts = _auto_blocking(
+            roles,
+            [s.column for s in specs],
+            [s.column for s in specs if encoded[s.column].numeric is None],
+        )
     passes = [[blocking.parse_key(k) for k in keys] for keys in pass_texts]
     passes = [
         [
@@ -173,29 +285,65 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
     for col in {c for keys in passes for k in keys for c in k.columns} | {
         c for cs in sn_cols for c in cs
     }:
-        if col not in texts:
-            texts[col] = comparators.normalise(
-                frame[col], comparators.kind_for(col, role_of(col), frame[col])
+        if col not in dicts:
+            _enc, dicts[col] = _dictionary(
+                frame, col, comparators.kind_for(col, role_of(col), frame[col])
             )
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix="er-", dir=ctx.work_dir))
+    try:
+        result = _run(frame, p, ctx, specs, encoded, dicts, passes, sn_cols, spill, t0)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    del encoded, dicts
+    release_memory()  # before the next agent's peak stacks on freed, unreturned memory
+    return result
+
+
+def _run(
+    frame: pl.DataFrame,
+    p: GoldenRecordBuilderParams,
+    ctx: AgentContext,
+    specs: list[comparators.FieldSpec],
+    encoded: dict[str, comparators.Encoded],
+    dicts: dict[str, blocking.Dictionary],
+    passes: list[list[blocking.KeyExpr]],
+    sn_cols: list[list[str]],
+    spill: Path,
+    t0: float,
+) -> AgentResult:
+    n = frame.height
+    n_levels = [s.n_levels for s in specs]
+    fs = p.scoring == "fellegi_sunter"
     blocked = (
-        blocking.candidate_pairs(
-            texts, passes, sn_cols, p.window_size, p.max_block_size, n, p.block_window
+        blocking.candidate_batches(
+            dicts,
+            list(dicts),
+            passes,
+            sn_cols,
+            p.window_size,
+            p.max_block_size,
+            n,
+            p.block_window,
+            directory=spill,
         )
         if n > 1 and specs
-        else blocking.BlockingResult(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        else None
     )
+    per_pass = blocked.per_pass if blocked is not None else {}
+    del dicts
+    release_memory()
     t_block = time.perf_counter()
-    left, right = blocked.left, blocked.right
-    n_levels = [s.n_levels for s in specs]
-    encoded = {s.column: comparators.encode(texts[s.column], s.kind) for s in specs}
-    levels = _compare(specs, encoded, left, right)
-    t_compare = time.perf_counter()
 
-    # Scoring.
-    model: scoring.FSModel | None = None
+    # The model's inputs that do not depend on the candidates: u from random pairs, value
+    # frequencies, dependent fields.
+    u: list[np.ndarray] = []
+    freqs: list[np.ndarray | None] = [None] * len(specs)
+    implied: list[tuple[int, int, float]] = []
     tf_fields: list[str] = []
     implied_names: list[str] = []
-    if p.scoring == "fellegi_sunter":
+    tf = fs and p.term_frequency_adjustments
+    if fs:
         rng = np.random.default_rng(p.random_seed)
         r_count = int(min(p.u_sample_pairs, n * (n - 1) // 2)) if n > 1 else 0
         ri = rng.integers(0, n, r_count) if r_count else np.zeros(0, np.int64)
@@ -203,51 +351,108 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         keep = ri != rj
         random_levels = _compare(specs, encoded, ri[keep], rj[keep])
         u = scoring.estimate_u(random_levels, n_levels)
-        # at most ~2 true duplicates per row among the candidates (see scoring.em)
-        lam_max = min(0.5, 2.0 * n / max(len(left), 1))
-        adjustment = common = None
-        shifts: list[np.ndarray | None] | None = None
-        if p.term_frequency_adjustments:
+        if tf:
             freqs = [
                 scoring.value_frequencies(encoded[s.column].codes) if s.kind in TF_KINDS else None
                 for s in specs
             ]
             implied = scoring.implied_fields(random_levels, n_levels)
-            shifts = scoring.field_shifts(levels, n_levels, u, freqs, left, implied)
-            adjustment, common = scoring.tf_adjustment(levels, n_levels, u, shifts, freqs, left)
             implied_names = [f"{specs[b].column} given {specs[a].column}" for a, b, _ in implied]
             tf_fields = [s.column for s, f in zip(specs, freqs, strict=True) if f is not None]
+    value_counts = [
+        np.bincount(encoded[s.column].codes[encoded[s.column].codes >= 0])
+        if f is not None
+        else None
+        for s, f in zip(specs, freqs, strict=True)
+    ]
+    groups = _PairGroups(n_levels, value_counts, [encoded[s.column].codes for s in specs])
+    store = _PairStore(spill, memory_budget_mb() * (1 << 20) // 16)
+    t_compare_s = t_dedup_s = 0.0
+    batches = blocked.batches() if blocked is not None else iter(())
+    while True:
+        tc = time.perf_counter()
+        batch = next(batches, None)
+        t_dedup_s += time.perf_counter() - tc
+        if batch is None:
+            break
+        left, right = batch
+        tc = time.perf_counter()
+        levels = _compare(specs, encoded, left, right)
+        t_compare_s += time.perf_counter() - tc
+        store.add(left, right, levels)
+        if fs:
+            groups.add(levels, left)
+    total = store.pairs
+    release_memory()
+    t_compare = time.perf_counter()
+
+    # Scoring: the model from the grouped pairs, then every batch scored with it.
+    model: scoring.FSModel | None = None
+    if fs:
+        g_levels, g_left, g_weight = groups.result()
+        del groups
+        # at most ~2 true duplicates per row among the candidates (see scoring.em)
+        lam_max = min(0.5, 2.0 * n / max(total, 1))
+        g_adj = g_common = None
+        g_shifts: list[np.ndarray | None] | None = None
+        if tf:
+            g_shifts = scoring.field_shifts(g_levels, n_levels, u, freqs, g_left, implied)
+            g_adj, g_common = scoring.tf_adjustment(g_levels, n_levels, u, g_shifts, freqs, g_left)
         model = scoring.em(
-            levels,
+            g_levels,
             n_levels,
             u,
             max_iter=p.em_max_iterations,
             lam_max=lam_max,
-            adjustment=adjustment,
-            common=common,
+            adjustment=g_adj,
+            common=g_common,
+            weights=g_weight,
         )
         # u describes random pairs, so the prior must too (see scoring.random_pair_prior)
-        model = scoring.random_pair_prior(model, len(left), n * (n - 1) // 2)
-        model = scoring.refine_m(levels, n_levels, model, shifts)
-        prob = scoring.fs_probability(levels, n_levels, model, adjustment)
-    else:
-        weights = [p.field_weights.get(s.column, 1.0) for s in specs]
-        prob = scoring.weighted_score(levels, n_levels, weights)
-    compared = (levels >= 0).sum(axis=1) if levels.size else np.zeros(len(left), np.int64)
+        model = scoring.random_pair_prior(model, total, n * (n - 1) // 2)
+        model = scoring.refine_m(g_levels, n_levels, model, g_shifts, weights=g_weight)
+    weights = [p.field_weights.get(s.column, 1.0) for s in specs]
     need = min(p.min_fields_compared, len(specs)) if specs else 1
     threshold = p.match_threshold
+    keep_floor = min(0.5, threshold) if threshold is not None else 0.5
+    hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for left, right, levels in store:
+        if model is not None:
+            adjustment = None
+            if tf:
+                shifts = scoring.field_shifts(levels, n_levels, u, freqs, left, implied)
+                adjustment = scoring.tf_adjustment(levels, n_levels, u, shifts, freqs, left)[0]
+            prob = scoring.fs_probability(levels, n_levels, model, adjustment)
+        else:
+            prob = scoring.weighted_score(levels, n_levels, weights)
+        hist += np.histogram(prob, bins=HIST_EDGES)[0]
+        sel = np.flatnonzero(prob >= keep_floor)
+        compared = (levels[sel] >= 0).sum(axis=1)
+        kept.append((left[sel], right[sel], prob[sel], compared))
+    del store
+    k_left = (
+        np.concatenate([k[0] for k in kept]).astype(np.int64) if kept else np.zeros(0, np.int64)
+    )
+    k_right = (
+        np.concatenate([k[1] for k in kept]).astype(np.int64) if kept else np.zeros(0, np.int64)
+    )
+    k_prob = np.concatenate([k[2] for k in kept]) if kept else np.zeros(0, np.float64)
+    k_compared = np.concatenate([k[3] for k in kept]) if kept else np.zeros(0, np.int64)
+    del kept
     if threshold is None:
         threshold = (
-            scoring.honest_threshold(prob, p.target_precision, floor=p.min_match_threshold)
+            scoring.honest_threshold(k_prob, p.target_precision, floor=p.min_match_threshold)
             if model is not None
             else AUTO_WEIGHTED_THRESHOLD
         )
-    accepted = (prob >= threshold) & (compared >= need)
+    accepted = (k_prob >= threshold) & (k_compared >= need)
+    borderline = int(((k_prob >= 0.5) & ~accepted).sum())
     t_score = time.perf_counter()
 
     # Clustering.
     cl = clustering.cluster(
-        n, left[accepted], right[accepted], prob[accepted], max_size=p.max_cluster_size
+        n, k_left[accepted], k_right[accepted], k_prob[accepted], max_size=p.max_cluster_size
     )
     row_ids = frame[ROW_ID].to_numpy() if n else np.zeros(0, np.int64)
     cluster_ids = row_ids[cl.label] if n else np.zeros(0, np.int64)
@@ -257,9 +462,13 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         pl.Series(TRUST_SCORE, np.round(cl.trust, 6), dtype=pl.Float64),
         pl.Series(MATCH_SCORE, np.round(cl.best_edge, 6), dtype=pl.Float64).fill_nan(None),
     )
+    matched = int(accepted.sum())
+    del k_left, k_right, k_prob, k_compared, accepted
+    release_memory()
     t_cluster = time.perf_counter()
 
-    n_clusters = int(np.unique(cl.label).size) if n else 0
+    own = cl.label == np.arange(n)  # each cluster's label is one of its rows: its first
+    n_clusters = int(own.sum())
     multi = int((cl.size > 1).sum())
     merged_rows = np.flatnonzero(cluster_ids != row_ids) if n else np.zeros(0, np.int64)
     changes = [
@@ -277,21 +486,20 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         for i in merged_rows.tolist()
     ]
     all_pairs = n * (n - 1) // 2
-    borderline = int(((prob >= 0.5) & ~accepted).sum()) if prob.size else 0
     metrics: dict[str, float | int] = {
         "rows": n,
         "match_columns": len(specs),
-        "candidate_pairs": len(left),
-        "reduction_ratio": round(1 - len(left) / all_pairs, 6) if all_pairs else 1.0,
-        "matched_pairs": int(accepted.sum()),
+        "candidate_pairs": total,
+        "reduction_ratio": round(1 - total / all_pairs, 6) if all_pairs else 1.0,
+        "matched_pairs": matched,
         "borderline_pairs": borderline,
         "clusters": n_clusters,
-        "multi_row_clusters": int(np.unique(cl.label[cl.size > 1]).size) if n else 0,
+        "multi_row_clusters": int((own & (cl.size > 1)).sum()),
         "rows_in_multi_row_clusters": multi,
         "duplicate_rows_merged": len(merged_rows),
         "refused_merges": cl.refused_merges,
-        "blocking_ms": int((t_block - t0) * 1000),
-        "comparison_ms": int((t_compare - t_block) * 1000),
+        "blocking_ms": int((t_block - t0 + t_dedup_s) * 1000),
+        "comparison_ms": int(t_compare_s * 1000),
         "scoring_ms": int((t_score - t_compare) * 1000),
         "clustering_ms": int((t_cluster - t_score) * 1000),
     }
@@ -303,7 +511,7 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
             "window_size": p.window_size,
             "max_block_size": p.max_block_size,
             "block_window": p.block_window,
-            "pairs_per_pass": blocked.per_pass,
+            "pairs_per_pass": per_pass,
         },
         "scoring": p.scoring,
         "match_threshold": threshold,
@@ -311,7 +519,7 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         if p.match_threshold is not None
         else f"chosen for an expected precision of {p.target_precision} (model posteriors)",
         "survivorship_default": p.survivorship_default,
-        "score_histogram": _histogram(prob),
+        "score_histogram": _histogram(hist),
         "trust_score_formula": "min match probability over the edges that joined the cluster "
         "(strongest first); 1.0 for a single-row cluster",
     }
@@ -375,7 +583,7 @@ def run(frame: pl.DataFrame, params: GoldenRecordBuilderParams, ctx: AgentContex
         SummaryItem("Source rows", n, "info"),
         SummaryItem("Entities (clusters)", n_clusters, "info"),
         SummaryItem("Duplicate rows merged", len(merged_rows), "good" if n else "info"),
-        SummaryItem("Pairs compared", len(left), "info"),
+        SummaryItem("Pairs compared", total, "info"),
     ]
     return AgentResult(
         agent_id=AGENT_ID,
@@ -411,10 +619,8 @@ def _compare(
     return levels
 
 
-def _histogram(prob: np.ndarray) -> list[dict[str, float | int]]:
-    edges = [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99, 1.000001]
-    counts, _ = np.histogram(prob, bins=edges) if prob.size else (np.zeros(8, np.int64), None)
+def _histogram(counts: np.ndarray) -> list[dict[str, float | int]]:
     return [
-        {"from": edges[i], "to": min(edges[i + 1], 1.0), "pairs": int(counts[i])}
-        for i in range(len(edges) - 1)
+        {"from": HIST_EDGES[i], "to": min(HIST_EDGES[i + 1], 1.0), "pairs": int(counts[i])}
+        for i in range(len(HIST_EDGES) - 1)
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from transformers.agents.master._common import (
@@ -20,8 +21,9 @@ from transformers.agents.master._common import (
     TRUST_SCORE,
     ensure_golden,
     public_golden,
+    release_memory,
 )
-from transformers.agents.master.lineage_tracer import lineage_table
+from transformers.agents.master.lineage_tracer import lineage_slices
 from transformers.agents.master.stewardship_flagger import tasks
 from transformers.contract import ROW_ID, AgentContext, AgentResult, OutputFile, SummaryItem
 from transformers.io.writers import write_table
@@ -44,6 +46,50 @@ def _write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     write_table(frame, path, fmt)
 
 
+#: rows per slice of the streamed cross-reference
+XREF_SLICE = 500_000
+
+
+def _write_xref(golden: pl.DataFrame, path: Path) -> int:
+    """cross_reference.csv (one row per source row, by source row id), written by slices: the
+    source ids and an order over them, never the whole sorted table."""
+    table = golden.select(
+        pl.col(MEMBERS).alias("source_row_id"),
+        pl.col(CLUSTER_ID).alias("golden_id"),
+        pl.col(SOURCE_COUNT),
+        pl.col(TRUST_SCORE),
+    )
+    lengths = table["source_row_id"].list.len().to_numpy()
+    flat = table["source_row_id"].explode()
+    if flat.null_count() or (lengths == 0).any():  # empty member lists: the plain way
+        full = table.explode("source_row_id").sort("source_row_id")
+        _write(full, path, "csv")
+        return full.height
+    order = flat.arg_sort()
+    owner = pl.Series(np.repeat(np.arange(table.height, dtype=np.int64), lengths))
+    rest = table.drop("source_row_id")
+    with path.open("wb") as f:
+        for start in range(0, max(len(order), 1), XREF_SLICE):
+            at = order.slice(start, XREF_SLICE)
+            rows = owner.gather(at)
+            part = pl.DataFrame({"source_row_id": flat.gather(at)}).hstack(
+                rest.select(pl.all().gather(rows))
+            )
+            part.write_csv(f, include_header=start == 0)
+    return len(order)
+
+
+def _write_lineage(golden: pl.DataFrame, rules: dict[str, str], include: bool, path: Path) -> int:
+    """lineage.csv slice by slice (a flat table: the shared writer's CSV is polars' CSV):
+    golden records x fields rows never held at once."""
+    rows = 0
+    with path.open("wb") as f:
+        for i, part in enumerate(lineage_slices(golden, rules, include)):
+            part.write_csv(f, include_header=i == 0)
+            rows += part.height
+    return rows
+
+
 def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -> AgentResult:
     p: MasterWritebackParams = params
     golden, rules = ensure_golden(frame, ctx)
@@ -64,17 +110,10 @@ def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -
     emit(user, f"golden_records.{fmt}", "golden", fmt)
     if fmt != "csv":
         emit(user, "golden_records.csv", "golden")
-    xref = (
-        golden.select(
-            pl.col(MEMBERS).alias("source_row_id"),
-            pl.col(CLUSTER_ID).alias("golden_id"),
-            pl.col(SOURCE_COUNT),
-            pl.col(TRUST_SCORE),
-        )
-        .explode("source_row_id")
-        .sort("source_row_id")
+    xref_rows = _write_xref(golden, ctx.work_dir / "cross_reference.csv")
+    outputs.append(
+        OutputFile("cross_reference.csv", ctx.work_dir / "cross_reference.csv", "xref", "text/csv")
     )
-    emit(xref, "cross_reference.csv", "xref")
     flagged = ctx.results.get("stewardship-flagger")
     queue = (
         flagged.row_level_issues
@@ -102,15 +141,16 @@ def run(frame: pl.DataFrame, params: MasterWritebackParams, ctx: AgentContext) -
     emit(qdf, "stewardship_queue.csv", "stewardship")
     lineage = ctx.results.get("lineage-tracer")
     include = bool(lineage.data.get("include_values")) if lineage is not None else False
-    lin = lineage_table(golden, rules, include)
-    emit(lin, "lineage.csv", "lineage")
+    lineage_rows = _write_lineage(golden, rules, include, ctx.work_dir / "lineage.csv")
+    outputs.append(OutputFile("lineage.csv", ctx.work_dir / "lineage.csv", "lineage", "text/csv"))
+    release_memory()  # before the next agent's peak stacks on freed, unreturned memory
     return AgentResult(
         agent_id=AGENT_ID,
         summary_metrics={
             "golden_records": golden.height,
-            "cross_reference_rows": xref.height,
+            "cross_reference_rows": xref_rows,
             "stewardship_tasks": qdf.height,
-            "lineage_rows": lin.height,
+            "lineage_rows": lineage_rows,
             "files": len(outputs),
         },
         data={"files": [o.name for o in outputs], "format": fmt},

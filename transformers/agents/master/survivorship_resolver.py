@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
@@ -39,6 +40,7 @@ from transformers.agents.master._common import (
     data_columns,
     invalid_mask,
     parse_timestamps,
+    release_memory,
     role_of,
 )
 from transformers.contract import (
@@ -140,37 +142,58 @@ def collapse(
     if source_column is None and any(r == "source_priority" for r in used.values()):
         raise InvalidParametersError(f"{AGENT_ID}: source_priority needs source_column")
 
-    work = frame.with_columns(
+    work = frame.select(
+        ROW_ID,
+        CLUSTER_ID,
+        *fields,
         pl.sum_horizontal([pl.col(f).is_not_null() for f in fields]).alias("_completeness")
         if fields
-        else pl.lit(0).alias("_completeness")
+        else pl.lit(0).alias("_completeness"),
     )
     if timestamp_column is not None:
         work = work.with_columns(parse_timestamps(frame[timestamp_column]).alias("_ts"))
     if source_column is not None:
         prio = {s: i for i, s in enumerate(source_priority or [])}
         work = work.with_columns(
-            pl.col(source_column)
+            frame[source_column]
             .cast(pl.String)
             .replace_strict(prio, default=len(prio), return_dtype=pl.Int64)
             .alias("_prio")
         )
-    size = pl.len().over(CLUSTER_ID)
-    work = work.with_columns(size.alias("_size"))
-    single = work.filter(pl.col("_size") == 1)
-    multi = work.filter(pl.col("_size") > 1)
-
-    base_cols = [
+    # Golden records by group-by: every cluster's rows in (cluster, row) order, the cluster's
+    # first row standing for it. A one-row cluster is its row; only the multi-row clusters
+    # (a small share) are resolved field by field and written into their records' positions,
+    # one column at a time, so the golden frame is built once, not filtered, concatenated and
+    # sorted.
+    ordered = frame.select(CLUSTER_ID, ROW_ID).with_row_index("_pos").sort(CLUSTER_ID, ROW_ID)
+    start = ordered.select(
+        (pl.col(CLUSTER_ID) != pl.col(CLUSTER_ID).shift(1)).fill_null(True).alias("s")
+    )["s"]
+    starts = start.arg_true()
+    del start
+    n_rows = ordered.height
+    offsets = np.append(starts.to_numpy(), n_rows).astype(np.int64)
+    counts = np.diff(offsets)
+    rep_pos = ordered["_pos"].gather(starts)
+    members = pl.from_arrow(
+        pa.LargeListArray.from_arrays(
+            pa.array(offsets), pa.array(ordered[ROW_ID].to_numpy().astype(np.int64))
+        )
+    )
+    del ordered
+    trust = (
+        frame[TRUST_SCORE].gather(rep_pos).cast(pl.Float64)
+        if TRUST_SCORE in frame.columns
+        else pl.Series(TRUST_SCORE, np.ones(len(counts)), dtype=pl.Float64)
+    )
+    reps = frame.select(pl.col(CLUSTER_ID, ROW_ID, *fields).gather(rep_pos))
+    out = reps.select(
         pl.col(CLUSTER_ID).alias(ROW_ID),
         pl.col(CLUSTER_ID),
-    ]
-    trust = pl.col(TRUST_SCORE) if TRUST_SCORE in frame.columns else pl.lit(1.0)
-    single_golden = single.select(
-        *base_cols,
         *[pl.col(f) for f in fields],
-        pl.lit(1, dtype=pl.Int64).alias(SOURCE_COUNT),
-        trust.cast(pl.Float64).alias(TRUST_SCORE),
-        pl.concat_list(pl.col(ROW_ID)).alias(MEMBERS),
+        pl.Series(SOURCE_COUNT, counts, dtype=pl.Int64),
+        trust.alias(TRUST_SCORE),
+        members.cast(pl.List(pl.Int64)).alias(MEMBERS),  # type: ignore[union-attr]
         *[
             pl.when(pl.col(f).is_not_null()).then(pl.col(ROW_ID)).alias(SRC_PREFIX + f)
             for f in fields
@@ -180,26 +203,29 @@ def collapse(
             for f in fields
         ],
     )
-    stats: dict[str, dict[str, Any]] = {}
-    if multi.height:
-        multi = multi.sort(CLUSTER_ID, ROW_ID)
-        golden = multi.group_by(CLUSTER_ID, maintain_order=True).agg(
-            pl.col(CLUSTER_ID).first().alias(ROW_ID),
-            pl.len().cast(pl.Int64).alias(SOURCE_COUNT),
-            trust.first().cast(pl.Float64).alias(TRUST_SCORE),
-            pl.col(ROW_ID).alias(MEMBERS),
-        )
+    del reps, members
+    stats: dict[str, dict[str, Any]] = {
+        f: {"rule": used[f], "conflicting_clusters": 0} for f in fields
+    }
+    multi_at = np.flatnonzero(counts > 1)
+    if multi_at.size:
+        multi = work.filter(pl.len().over(CLUSTER_ID) > 1).sort(CLUSTER_ID, ROW_ID)
+        ids = out[CLUSTER_ID].gather(multi_at)  # the multi-row clusters, in golden order
+        at = pl.Series("_at", multi_at, dtype=pl.Int64)
         for f in fields:
             picked, conflicts = _resolve_field(multi, f, used[f])
-            golden = golden.join(picked, on=CLUSTER_ID, how="left", maintain_order="left")
-            golden = golden.with_columns(pl.col(CONF_PREFIX + f).fill_null(0.0))
-            stats[f] = {"rule": used[f], "conflicting_clusters": conflicts}
-        golden = golden.select(single_golden.columns)
-        out = pl.concat([single_golden, golden], how="vertical_relaxed").sort(ROW_ID)
-    else:
-        out = single_golden.sort(ROW_ID)
-        for f in fields:
-            stats[f] = {"rule": used[f], "conflicting_clusters": 0}
+            aligned = (
+                pl.DataFrame({CLUSTER_ID: ids})
+                .join(picked, on=CLUSTER_ID, how="left", maintain_order="left")
+                .with_columns(pl.col(CONF_PREFIX + f).fill_null(0.0))
+            )
+            for col in (f, SRC_PREFIX + f, CONF_PREFIX + f):
+                values = aligned[col].cast(out[col].dtype)
+                out = out.with_columns(out[col].scatter(at, values))
+            stats[f]["conflicting_clusters"] = conflicts
+        del multi
+    del work
+    release_memory()
     for f in fields:
         conf = out[CONF_PREFIX + f]
         stats[f]["mean_confidence"] = round(float(conf.mean() or 0.0), 6) if out.height else 0.0  # type: ignore[arg-type]
@@ -280,6 +306,7 @@ def run(frame: pl.DataFrame, params: SurvivorshipResolverParams, ctx: AgentConte
                 "medium",
             )
         )
+    release_memory()  # before the next agent's peak stacks on freed, unreturned memory
     return AgentResult(
         agent_id=AGENT_ID,
         summary_metrics={

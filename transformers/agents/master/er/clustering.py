@@ -1,4 +1,4 @@
-"""Transitive clustering of matched pairs with union-find.
+"""Transitive clustering of matched pairs: connected components, union-find where capped.
 
 Edges are taken strongest first (Kruskal order), so the edges that join clusters form a
 maximum spanning forest; a cluster's ``trust_score`` is the weakest of those joining edges
@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 
 class UnionFind:
@@ -54,14 +56,15 @@ class Clusters:
     refused_merges: int = 0  # merges refused because the cluster would exceed max_size
 
 
-def cluster(
-    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, max_size: int | None = None
-) -> Clusters:
+def _sequential(
+    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, cap: int
+) -> tuple[np.ndarray, dict[int, float], int, int]:
+    """Kruskal with the size cap, edge by edge (strongest first): each row's root, the
+    bottleneck per root, the joining edges and the refused merges."""
     order = np.argsort(-prob, kind="stable")
     uf = UnionFind(n)
     trust_root: dict[int, float] = {}
     joined = refused = 0
-    cap = max_size if max_size is not None else n
     for e in order.tolist():
         a, b = int(left[e]), int(right[e])
         ra, rb = uf.find(a), uf.find(b)
@@ -76,19 +79,81 @@ def cluster(
         trust_root[uf.find(ra)] = t
         joined += 1
     roots = np.fromiter((uf.find(i) for i in range(n)), dtype=np.int64, count=n)
-    # label = smallest member position of each root
-    label_of_root = np.full(n, n, dtype=np.int64)
-    np.minimum.at(label_of_root, roots, np.arange(n, dtype=np.int64))
-    label = label_of_root[roots] if n else np.zeros(0, dtype=np.int64)
-    size = np.bincount(roots, minlength=n)[roots] if n else np.zeros(0, dtype=np.int64)
-    trust_by_root = np.ones(n, dtype=np.float64)
-    for root, t in trust_root.items():
-        trust_by_root[root] = t
-    trust = trust_by_root[roots] if n else np.ones(0, dtype=np.float64)
+    return roots, trust_root, joined, refused
+
+
+def cluster(
+    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, max_size: int | None = None
+) -> Clusters:
+    """Clusters of the accepted edges over integer row positions.
+
+    Connected components (scipy) first: a component no larger than ``max_size`` is exactly
+    the cluster Kruskal would build (no merge inside it can be refused), and its bottleneck is
+    the weakest edge of its maximum spanning tree (the same for every such tree). Only the
+    rows of an oversize component go through the edge-by-edge Kruskal with the cap."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    prob = np.asarray(prob, dtype=np.float64)
     best = np.full(n, np.nan)
     if prob.size:
         np.fmax.at(best, left, prob)
         np.fmax.at(best, right, prob)
+    if n == 0 or left.size == 0:
+        return Clusters(
+            label=np.arange(n, dtype=np.int64),
+            size=np.ones(n, dtype=np.int64),
+            trust=np.ones(n, dtype=np.float64),
+            best_edge=best,
+            joining_edges=0,
+        )
+    cap = max_size if max_size is not None else n
+    graph = coo_matrix((np.ones(left.size, dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    n_comp, comp = connected_components(graph, directed=False)
+    comp = comp.astype(np.int64)
+    del graph
+    comp_size = np.bincount(comp, minlength=n_comp)
+    over = comp_size > cap
+    edge_over = over[comp[left]]
+    fine = ~edge_over
+    trust_comp = np.ones(n_comp, dtype=np.float64)
+    joined = 0
+    if fine.any():
+        # maximum spanning forest = minimum spanning forest of 2 - p (all weights in (1, 2])
+        weights = 2.0 - prob[fine]
+        tree = minimum_spanning_tree(
+            coo_matrix((weights, (left[fine], right[fine])), shape=(n, n)).tocsr()
+        ).tocoo()
+        joined += int(tree.nnz)
+        # the tree edges' own probabilities (2 - (2 - p) may differ from p in the last bit)
+        lf, rf = left[fine], right[fine]
+        codes = np.minimum(lf, rf) * n + np.maximum(lf, rf)
+        order = np.argsort(codes)
+        t_rows, t_cols = tree.row.astype(np.int64), tree.col.astype(np.int64)
+        t_codes = np.minimum(t_rows, t_cols) * n + np.maximum(t_rows, t_cols)
+        t_prob = prob[fine][order[np.searchsorted(codes, t_codes, sorter=order)]]
+        np.minimum.at(trust_comp, comp[t_rows], t_prob)
+    cid = comp
+    trust_of = trust_comp
+    refused = 0
+    if over.any():
+        rows = np.flatnonzero(over[comp])
+        local = np.full(n, -1, dtype=np.int64)
+        local[rows] = np.arange(rows.size)
+        roots, trust_root, j2, refused = _sequential(
+            rows.size, local[left[edge_over]], local[right[edge_over]], prob[edge_over], cap
+        )
+        joined += j2
+        cid = comp.copy()
+        cid[rows] = n_comp + roots
+        extra = np.ones(rows.size, dtype=np.float64)
+        for root, t in trust_root.items():
+            extra[root] = t
+        trust_of = np.concatenate([trust_comp, extra])
+    _u, first, inverse = np.unique(cid, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    label = first.astype(np.int64)[inverse]  # the smallest member position of each cluster
+    size = np.bincount(inverse)[inverse].astype(np.int64)
+    trust = trust_of[cid]
     return Clusters(
         label=label,
         size=size,

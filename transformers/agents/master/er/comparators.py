@@ -14,7 +14,8 @@ values already scored). No per-pair Python strings are built, which is also what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -145,7 +146,7 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
             out[idx[sim >= 0.8]] = 1
             out[idx[sim >= 0.92]] = 2
         elif spec.kind == "address":
-            sim = _address_similarity(np.asarray(a, dtype=object), np.asarray(b, dtype=object), -1)
+            sim = _address_similarity(a, b, -1)
             out[idx[sim >= 70]] = 1
             out[idx[sim >= 88]] = 2
         elif spec.kind == "identifier":
@@ -171,18 +172,46 @@ def compare(spec: FieldSpec, left: pl.Series, right: pl.Series) -> np.ndarray:
     return out
 
 
-#: columns with at most this many distinct values score each distinct value pair once
+#: columns with at most this many distinct values keep a table of every value pair scored so
+#: far (int8, size^2 bytes), so a value pair is scored once per run, not once per batch
 DEDUPE_MAX_VALUES = 4096
 
 
-@dataclass(frozen=True)
+@dataclass
 class Encoded:
     """A normalised column as dictionary codes: ``codes`` per row (-1 missing) into ``values``
-    (the distinct values); numeric columns keep their float values per row instead."""
+    (the sorted distinct values); numeric columns keep their float values per row instead."""
 
     codes: np.ndarray
-    values: np.ndarray
+    values: pl.Series
     numeric: np.ndarray | None = None
+    #: levels of value pairs already scored (-2: not yet), for small dictionaries
+    scored: np.ndarray | None = field(default=None, repr=False)
+    #: the distinct values as Python strings, built on the first fuzzy comparison (the fuzzy
+    #: scorers take Python strings; the exact-only kinds never need them)
+    _objects: np.ndarray | None = field(default=None, repr=False)
+    _tokens: np.ndarray | None = field(default=None, repr=False)
+    #: per distinct date: year, month and day codes and whether it has 8 digits
+    _date_parts: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        return int(self.values.len())
+
+    def objects(self) -> np.ndarray:
+        if self._objects is None:
+            obj = np.empty(self.size, dtype=object)
+            obj[:] = self.values.to_list()
+            self._objects = obj
+        return self._objects
+
+    def sorted_tokens(self) -> np.ndarray:
+        """Each distinct value with its whitespace-separated tokens sorted."""
+        if self._tokens is None:
+            obj = np.empty(self.size, dtype=object)
+            obj[:] = [" ".join(sorted(v.split())) for v in self.values.to_list()]
+            self._tokens = obj
+        return self._tokens
 
 
 def encode(series: pl.Series, kind: str) -> Encoded:
@@ -190,18 +219,21 @@ def encode(series: pl.Series, kind: str) -> Encoded:
     if kind == "numeric":
         x = series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
         codes = np.where(np.isnan(x), -1, 0).astype(np.int32)
-        return Encoded(codes, np.zeros(0, dtype=object), x)
-    frame = pl.DataFrame({"v": series.cast(pl.String)}).with_columns(
-        (pl.col("v").rank("dense").cast(pl.Int64) - 1).fill_null(-1).alias("c")
-    )
-    codes = frame["c"].to_numpy().astype(np.int32)
-    distinct = frame.filter(pl.col("c") >= 0).unique("c").sort("c")
-    values = np.empty(distinct.height, dtype=object)
-    values[:] = distinct["v"].to_list()
+        return Encoded(codes, pl.Series([], dtype=pl.String), x)
+    codes, values = dictionary_codes(series)
     return Encoded(codes, values)
 
 
-def _address_similarity(a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
+def dictionary_codes(series: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Per row, the position (int32, -1 missing) of its value among the sorted distinct
+    values, and those values: one hash pass and a sort of the distinct values only."""
+    s = series.cast(pl.String)
+    values = s.drop_nulls().unique().sort()
+    codes = s.cast(pl.Enum(values)).to_physical().cast(pl.Int32).fill_null(-1).to_numpy()
+    return np.asarray(codes, dtype=np.int32), values
+
+
+def _address_similarity(a: Any, b: Any, workers: int) -> np.ndarray:
     """The better of token-sort (words reordered) and plain edit similarity (a typo that
     merges or splits a word, "12 romanaroad", reorders the sorted tokens)."""
     tokens = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=workers)
@@ -212,22 +244,27 @@ def _address_similarity(a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarra
 def _fuzzy_levels(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Levels for value pairs that differ and are both present (object arrays of str)."""
     out = np.zeros(a.size, dtype=np.int8)
-    if kind == "name":
-        sim = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=1)
-        out[sim >= 0.8] = 1
-        out[sim >= 0.92] = 2
-    elif kind == "address":
-        sim = _address_similarity(a, b, workers=1)
-        out[sim >= 70] = 1
-        out[sim >= 88] = 2
-    elif kind == "identifier":
-        dist = process.cpdist(a, b, scorer=OSA.distance, workers=1)
-        out[dist <= 1] = 1
+    if kind in ("name", "address", "identifier"):
+        la, lb = a, b
+        if kind == "name":
+            sim = process.cpdist(la, lb, scorer=JaroWinkler.normalized_similarity, workers=1)
+            out[sim >= 0.8] = 1
+            out[sim >= 0.92] = 2
+        elif kind == "address":
+            sim = _address_similarity(la, lb, workers=1)
+            out[sim >= 70] = 1
+            out[sim >= 88] = 2
+        else:
+            dist = process.cpdist(la, lb, scorer=OSA.distance, workers=1)
+            out[dist <= 1] = 1
     elif kind == "date":
         dist = process.cpdist(a, b, scorer=OSA.distance, workers=1)
-        la = pl.Series(a.tolist(), dtype=pl.String)
-        rb = pl.Series(b.tolist(), dtype=pl.String)
-        frame = pl.DataFrame({"a": la, "b": rb})
+        frame = pl.DataFrame(
+            {
+                "a": pl.Series(a.tolist(), dtype=pl.String),
+                "b": pl.Series(b.tolist(), dtype=pl.String),
+            }
+        )
         a_, b_ = pl.col("a"), pl.col("b")
         flags = frame.select(
             (a_.str.slice(0, 4) == b_.str.slice(0, 4)).fill_null(False).alias("year"),
@@ -243,6 +280,67 @@ def _fuzzy_levels(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         )
         out[flags["year"].to_numpy()] = 1
         out[(dist <= 1) | flags["swap"].to_numpy()] = 2
+    return out
+
+
+def _levels_of_codes(spec: FieldSpec, enc: Encoded, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Levels of differing value-code pairs, each distinct value pair scored once."""
+    size = enc.size
+    key = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)  # scorers are symmetric
+    if size <= DEDUPE_MAX_VALUES:
+        if enc.scored is None:
+            enc.scored = np.full(size * size, -2, dtype=np.int8)
+        # distinct by sort + neighbour test (numpy's hash-based unique is several times slower)
+        todo = np.sort(key[enc.scored[key] == -2])
+        todo = todo[np.concatenate(([True], todo[1:] != todo[:-1]))] if todo.size else todo
+        if todo.size:
+            enc.scored[todo] = _score(spec, enc, todo // size, todo % size)
+        return enc.scored[key]
+    return _score(spec, enc, a, b)
+
+
+def _score(spec: FieldSpec, enc: Encoded, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if spec.kind == "date":
+        return _date_levels(enc, a, b)
+    vals = enc.objects()
+    if spec.kind == "address":
+        # token-sort similarity is plain similarity of the token-sorted strings: sort each
+        # distinct value's tokens once instead of once per pair
+        toks = enc.sorted_tokens()
+        tokens = process.cpdist(toks[a], toks[b], scorer=fuzz.ratio, workers=1)
+        plain = process.cpdist(vals[a], vals[b], scorer=fuzz.ratio, workers=1)
+        sim = np.maximum(tokens, plain)
+        out = np.zeros(a.size, dtype=np.int8)
+        out[sim >= 70] = 1
+        out[sim >= 88] = 2
+        return out
+    return _fuzzy_levels(spec.kind, vals[a], vals[b])
+
+
+def _date_levels(enc: Encoded, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The date levels of :func:`_fuzzy_levels` on value codes: year and day/month-swap tests
+    on per-value parts (computed once per distinct date), the edit distance per pair."""
+    if enc._date_parts is None:
+        v = enc.values
+        parts = pl.DataFrame({"v": v}).select(
+            pl.col("v").str.slice(0, 4).alias("year"),
+            pl.col("v").str.slice(4, 2).alias("mm"),
+            pl.col("v").str.slice(6, 2).alias("dd"),
+            (pl.col("v").str.len_chars() == 8).alias("len8"),
+        )
+        year = dictionary_codes(parts["year"])[0]
+        two = pl.concat([parts["mm"], parts["dd"]])
+        two_codes = dictionary_codes(two)[0]
+        mm, dd = two_codes[: v.len()], two_codes[v.len() :]
+        enc._date_parts = np.stack([year, mm, dd, parts["len8"].to_numpy().astype(np.int32)])
+    year, mm, dd, len8 = enc._date_parts
+    vals = enc.objects()
+    dist = process.cpdist(vals[a], vals[b], scorer=OSA.distance, workers=1)
+    same_year = year[a] == year[b]
+    swap = (len8[a] == 1) & (len8[b] == 1) & same_year & (mm[a] == dd[b]) & (dd[a] == mm[b])
+    out = np.zeros(a.size, dtype=np.int8)
+    out[same_year] = 1
+    out[(dist <= 1) | swap] = 2
     return out
 
 
@@ -271,21 +369,7 @@ def compare_encoded(
     out[eq] = top
     fuzzy = np.flatnonzero(~eq & ~null)
     if top > 1 and fuzzy.size:
-        a = ca[fuzzy].astype(np.int64)
-        b = cb[fuzzy].astype(np.int64)
-        size = int(enc.values.size)
-        if size <= DEDUPE_MAX_VALUES:
-            # few distinct values: score each distinct value pair once (a table, no sort)
-            key = np.minimum(a, b) * size + np.maximum(a, b)  # every scorer is symmetric
-            seen = np.zeros(size * size, dtype=bool)
-            seen[key] = True
-            distinct = np.flatnonzero(seen)
-            slot = np.zeros(size * size, dtype=np.int32)
-            slot[distinct] = np.arange(distinct.size, dtype=np.int32)
-            lv = _fuzzy_levels(spec.kind, enc.values[distinct // size], enc.values[distinct % size])
-            out[fuzzy] = lv[slot[key]]
-        else:  # many distinct values: value pairs rarely repeat, score them directly
-            out[fuzzy] = _fuzzy_levels(spec.kind, enc.values[a], enc.values[b])
+        out[fuzzy] = _levels_of_codes(spec, enc, ca[fuzzy], cb[fuzzy])
     out[null] = -1
     return out
 

@@ -68,8 +68,11 @@ class FSModel:
         return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
 
 
-def _patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct agreement patterns, their counts, and each row's pattern index."""
+def _patterns(
+    levels: np.ndarray, n_levels: list[int], weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct agreement patterns, their counts (the sum of ``weights``: rows may stand for
+    several pairs), and each row's pattern index."""
     if levels.shape[0] == 0:
         return levels, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     code = np.zeros(levels.shape[0], dtype=np.int64)
@@ -77,7 +80,7 @@ def _patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.n
         code = code * (nl + 1) + (levels[:, k].astype(np.int64) + 1)
     space = int(np.prod([nl + 1 for nl in n_levels], dtype=np.float64))
     if space <= 1 << 24:  # small code space: a table instead of a sort over all pairs
-        counts_all = np.bincount(code, minlength=space)
+        counts_all = np.bincount(code, weights=weights, minlength=space)
         used = np.flatnonzero(counts_all)
         slot = np.zeros(space, dtype=np.int64)
         slot[used] = np.arange(used.size)
@@ -88,6 +91,8 @@ def _patterns(levels: np.ndarray, n_levels: list[int]) -> tuple[np.ndarray, np.n
     _uniq, first, inverse, counts = np.unique(
         code, return_index=True, return_inverse=True, return_counts=True
     )
+    if weights is not None:
+        counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=first.size)
     return levels[first], counts, inverse
 
 
@@ -232,8 +237,13 @@ def em(
     lam_max: float = 0.5,
     adjustment: np.ndarray | None = None,
     common: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> FSModel:
     """Estimate m and lambda on candidate pairs with u fixed (see module docstring).
+
+    ``weights``: how many candidate pairs each row of ``levels`` stands for (pairs grouped by
+    agreement pattern and term-frequency shift, so EM costs the same for any number of pairs);
+    None: one pair per row.
 
     Robustness, because "every candidate pair is a match" can fit a loose candidate set as well
     as the real split (m collapses onto u, the whole file becomes one cluster):
@@ -249,14 +259,15 @@ def em(
     term-frequency shift, so strangers sharing a common name do not teach m that duplicates
     disagree on everything else; ``common`` keeps them out of the prior likewise.
     """
-    pats, counts, inverse = _patterns(levels, n_levels)
+    pats, counts, inverse = _patterns(levels, n_levels, weights)
     c = counts.astype(np.float64)
+    w = np.ones(levels.shape[0]) if weights is None else weights.astype(np.float64)
     if adjustment is not None and levels.shape[0]:
         inverse = inverse.reshape(-1)
         pair_likely = likely_matches(levels, n_levels, u=u, common=common)
-        if int(pair_likely.sum()) < 10:
+        if float(w[pair_likely].sum()) < 10:
             pair_likely = likely_matches(levels, n_levels)
-        w_likely = np.bincount(inverse, weights=pair_likely, minlength=pats.shape[0])
+        w_likely = np.bincount(inverse, weights=pair_likely * w, minlength=pats.shape[0])
     else:
         adjustment = None
         likely = likely_matches(pats, n_levels, u=u)
@@ -288,7 +299,7 @@ def em(
             cp = c * p
         else:
             pair_p = 1.0 / (1.0 + np.exp(-np.clip(logit[inverse] + adjustment, -700, 700)))
-            cp = np.bincount(inverse, weights=pair_p, minlength=pats.shape[0])
+            cp = np.bincount(inverse, weights=pair_p * w, minlength=pats.shape[0])
         new_lam = float(np.clip(cp.sum() / c.sum(), lo, hi))
         new_m = [
             monotone_m(mk, uk) for mk, uk in zip(_level_dist(pats, cp, n_levels), u, strict=True)
@@ -499,6 +510,7 @@ def refine_m(
     model: FSModel,
     shifts: list[np.ndarray | None] | None,
     rounds: int = 2,
+    weights: np.ndarray | None = None,
 ) -> FSModel:
     """Re-estimate each field's m from the pairs the *other* fields call near-certain matches.
 
@@ -510,7 +522,8 @@ def refine_m(
     ``REFINE_CONFIDENCE`` are, by the other fields' evidence alone, matches, and the levels
     field k shows on them estimate ``m_k`` without circularity. Fields are conditionally
     independent given the match status in the model, so this is an unbiased estimate under the
-    model's own assumptions. ``model.refined`` lists the fields re-estimated.
+    model's own assumptions. ``model.refined`` lists the fields re-estimated; ``weights``:
+    pairs per row, as in :func:`em`.
     """
     if levels.shape[0] == 0:
         return model
@@ -534,9 +547,11 @@ def refine_m(
             if nl < 2:
                 continue
             sel = ((total - contribution(k)) >= need) & (levels[:, k] >= 0)
-            if int(sel.sum()) < REFINE_MIN_PAIRS:
+            w = None if weights is None else weights[sel].astype(np.float64)
+            if (int(sel.sum()) if w is None else float(w.sum())) < REFINE_MIN_PAIRS:
                 continue
-            counts = np.bincount(levels[sel, k].astype(np.int64), minlength=nl)[:nl] + SMOOTH
+            lv = levels[sel, k].astype(np.int64)
+            counts = np.bincount(lv, weights=w, minlength=nl)[:nl] + SMOOTH
             new_m[k] = monotone_m(counts / counts.sum(), model.u[k])
             if k not in model.refined:
                 model.refined.append(k)
