@@ -77,10 +77,12 @@ def _make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
             # WAL lets the gateway read while a worker writes; BEGIN IMMEDIATE (below) makes
             # each write transaction take the write lock up front, which is how SQLite
-            # serialises concurrent credit holds without lost updates.
+            # serialises concurrent credit holds without lost updates. synchronous=NORMAL
+            # (the default of SQLITE_SYNCHRONOUS): no fsync per commit, see core/settings.py.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
