@@ -34,6 +34,17 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def get_read_session() -> Iterator[Session]:
+    """A unit of work that only reads (``session_scope(read_only=True)``): on SQLite it takes
+    no write lock, so reads do not queue behind each other or behind a writer."""
+    with session_scope(read_only=True) as session:
+        yield session
+
+
+#: For endpoints that only read; a write through it fails (it is a bug, not an outage).
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
 def api_key_from(request: Request) -> str | None:
     auth = request.headers.get("authorization")
     if auth and auth.lower().startswith("bearer "):

@@ -125,7 +125,7 @@ def plan_rates(plan_id: str) -> PlanRates:
         hit = _plan_cache.get(plan_id)
     if hit is not None and hit[0] > now:
         return hit[1]
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         plan = session.get(Plan, plan_id)
         rates = (
             PlanRates(plan.submit_per_minute, plan.read_per_minute)

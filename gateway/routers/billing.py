@@ -21,7 +21,7 @@ from core.errors import ValidationFailedError
 from core.inputs import IdStr, RequestModel, text
 from core.pagination import keyset_page
 from core.settings import get_settings
-from gateway.deps import CursorQ, Scope, SessionDep, TenantDep
+from gateway.deps import CursorQ, ReadSessionDep, Scope, SessionDep, TenantDep
 from gateway.errors import responses
 from tenants.models import Tenant
 from tenants.repository import scoped
@@ -88,7 +88,7 @@ def estimate(body: EstimateIn, _: TenantDep, session: SessionDep) -> EstimateOut
 
 
 @router.get("/wallet", response_model=WalletOut, responses=responses(401))
-def wallet(principal: TenantDep, session: SessionDep) -> WalletOut:
+def wallet(principal: TenantDep, session: ReadSessionDep) -> WalletOut:
     """Balance, credits held by running tasks, and what is available for new ones."""
     assert principal.tenant_id is not None
     w = billing.wallet(session, principal.tenant_id)
@@ -98,7 +98,7 @@ def wallet(principal: TenantDep, session: SessionDep) -> WalletOut:
 @router.get("/ledger", response_model=LedgerPage, responses=responses(401, 422))
 def ledger(
     principal: TenantDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     cursor: CursorQ = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 100,
 ) -> LedgerPage:
