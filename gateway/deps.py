@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.db import session_scope
-from core.errors import DependencyUnavailableError, PermissionDeniedError
+from core.errors import AppError, DependencyUnavailableError, PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
 from core.telemetry import stage
@@ -124,6 +124,27 @@ async def get_principal(request: Request) -> Principal:
         if hit is not None:
             return _remember(request, hit)
     return await run_in_threadpool(resolve_principal, request)
+
+
+def cached_principal_of(request: Request) -> Principal | None:
+    """The caller's principal if it can be answered without blocking: already on the request,
+    or an API key in the principal cache (then remembered on the request). None when it needs
+    a lookup, or the credential is missing, malformed or a session token (the blocking path
+    answers those)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    if getattr(request.state, "principal_unavailable", None) is not None:
+        return None
+    try:
+        key = _credential(request)
+    except AppError:
+        return None
+    if session_tokens.is_session_token(key):
+        return None
+    with stage("gateway.auth", cached=True):
+        hit = tenants.cached_principal(key)
+    return _remember(request, hit) if hit is not None else None
 
 
 #: Longer than any key or session token we issue; anything longer is not a credential.
