@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,8 +103,13 @@ def lock_wallet(session: Session, tenant_id: str) -> WalletView:
     return WalletView(row.balance, row.held)
 
 
-def wallet(session: Session, tenant_id: str) -> WalletView:
-    row = session.get(Wallet, tenant_id)
+_WALLET = select(Wallet.balance, Wallet.held).where(Wallet.tenant_id == bindparam("tenant_id"))
+
+
+def wallet(db: Session | Connection, tenant_id: str) -> WalletView:
+    """The tenant's balance and holds: one primary-key read of two columns (no entity), in a
+    session or on a bare connection (``core.db.read_connection``)."""
+    row = db.execute(_WALLET, {"tenant_id": tenant_id}).first()
     return WalletView(row.balance, row.held) if row else WalletView(0, 0)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy
 import sqlalchemy.exc
-from sqlalchemy import JSON, DateTime, Engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -164,6 +164,21 @@ def session_scope(*, read_only: bool = False) -> Iterator[Session]:
     finally:
         with contextlib.suppress(Exception):
             session.close()
+
+
+@contextmanager
+def read_connection() -> Iterator[Connection]:
+    """A read-only transaction on a Core connection, without an ORM session: for the hot
+    one-statement reads (the wallet), where the session's own setup costs more than the
+    query. Same outage mapping and read-only rules as ``session_scope(read_only=True)``."""
+    try:
+        conn = get_engine().connect().execution_options(**{READ_ONLY: True})
+        with conn, conn.begin():
+            yield conn
+    except DATABASE_OUTAGES as exc:
+        if "readonly database" in str(exc):
+            raise
+        raise database_unavailable(exc) from exc
 
 
 #: What the driver raises when the database refused, dropped or did not answer in time.

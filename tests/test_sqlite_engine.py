@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from core.db import _make_engine, session_scope
+from core.db import _make_engine, read_connection, session_scope
 from core.settings import reset_settings
 
 # PRAGMA synchronous answers a number: 1 = NORMAL, 2 = FULL.
@@ -97,3 +97,14 @@ def test_a_write_in_a_read_only_unit_of_work_fails_and_changes_nothing(sqlite_db
         session.execute(text("INSERT INTO t VALUES (9)"))
     with session_scope() as session:
         assert session.execute(text("SELECT a FROM t")).scalars().all() == [1]
+
+
+def test_a_read_connection_reads_committed_rows_and_refuses_writes(sqlite_db: Path) -> None:
+    with read_connection() as conn:
+        assert conn.execute(text("SELECT a FROM t")).scalars().all() == [1]
+    with pytest.raises(OperationalError, match="readonly"), read_connection() as conn:
+        conn.execute(text("INSERT INTO t VALUES (9)"))
+    with session_scope() as session:  # the pooled connection is writable again
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    with read_connection() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
