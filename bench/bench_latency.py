@@ -12,10 +12,11 @@ tool), then measures, in this order:
    ``finished_at - started_at`` minus the agent's own ``duration_ms``; goal ≤ 60 ms.
 3. the stage breakdown of the p50 task: a second stack with tracing on, exporting OTLP to a
    receiver in this process, runs ``BENCH_TRACE_N`` tasks; the task whose process → claim is
-   the median is printed span by span (gateway: auth, limiter, lock, lifecycle, storage, hold,
-   commit, publish; worker: receive, claim, download, parse, agent, capture, report, upload, final
-   commit), with SQL and S3 calls folded into their stage. The traced run is separate so that
-   the exporter's cost stays out of the figures of 1 and 2.
+   the median is printed span by span (gateway: auth, limiter, lock, lifecycle, storage (the
+   LIST, beside the lock), verify, hold, commit, publish; worker: receive, claim, download,
+   parse, agent, capture, report, upload, final commit), with SQL and S3 calls folded into
+   their stage. The traced run is separate so that the exporter's cost stays out of the
+   figures of 1 and 2.
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ STAGES = (
     "gateway.lock",
     "gateway.lifecycle",
     "gateway.storage",
+    "gateway.verify",
     "gateway.hold",
     "db.commit",
     "enqueue.publish",

@@ -92,9 +92,11 @@ def _gateway(name: str, env: dict[str, str], workdir: Path) -> tuple[ManagedProc
 
 def _tenant_key(url: str, admin_key: str) -> str:
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"})
-    admin.patch("/v1/admin/plans/pro", json={"read_per_minute": 100_000_000}).raise_for_status()
-    tenant = admin.post("/v1/admin/tenants", json={"name": "bench", "plan": "pro"}).json()
-    key = admin.post(f"/v1/admin/tenants/{tenant['tenant_id']}/api-keys", json={"name": "b"})
+    admin.patch("/v1/admin/plans/pro", json={"read_per_minute": 10_000_000}).raise_for_status()
+    tenant = admin.post("/v1/admin/tenants", json={"name": "bench", "plan": "pro"})
+    tenant.raise_for_status()
+    key = admin.post(f"/v1/admin/tenants/{tenant.json()['tenant_id']}/api-keys", json={"name": "b"})
+    key.raise_for_status()
     return str(key.json()["api_key"])
 
 
@@ -124,6 +126,7 @@ def main() -> None:
             "REDIS_URL": _redis_url(workdir, processes),
             "S3_ENDPOINT_URL": "http://127.0.0.1:1",  # not used by the measured request
             "ADMIN_API_KEY": admin_key,
+            "API_KEY_PEPPER": "bench-" + secrets.token_urlsafe(24),
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }

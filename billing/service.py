@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,7 +81,26 @@ def estimate(session: Session, tool: ToolSpec, agents: list[str], roles: set[str
     return Estimate(credits=sum(per_agent.values()), per_agent=per_agent)
 
 
+_LOCKED = "agensium_locked_wallets"
+
+
 def _locked_wallet(session: Session, tenant_id: str) -> Wallet:
+    """The tenant's wallet row, locked for the rest of the transaction. Read (and locked) once
+    per transaction: a hold or a capture asks for it several times (lock, check, post), and
+    the lock holds until the commit, so later asks get the same row from the session."""
+    txn = session.get_transaction()
+    held: tuple[Any, dict[str, Wallet]] | None = session.info.get(_LOCKED)
+    if held is not None and held[0] is txn and tenant_id in held[1]:
+        return held[1][tenant_id]
+    wallet = _lock_wallet_row(session, tenant_id)
+    if held is None or held[0] is not txn:  # a new transaction: earlier locks are gone
+        held = (txn, {})
+        session.info[_LOCKED] = held
+    held[1][tenant_id] = wallet
+    return wallet
+
+
+def _lock_wallet_row(session: Session, tenant_id: str) -> Wallet:
     stmt = select(Wallet).where(owned_by(Wallet, tenant_id))
     if is_postgres(session):
         stmt = stmt.with_for_update()
@@ -103,8 +122,13 @@ def lock_wallet(session: Session, tenant_id: str) -> WalletView:
     return WalletView(row.balance, row.held)
 
 
-def wallet(session: Session, tenant_id: str) -> WalletView:
-    row = session.get(Wallet, tenant_id)
+_WALLET = select(Wallet.balance, Wallet.held).where(Wallet.tenant_id == bindparam("tenant_id"))
+
+
+def wallet(db: Session | Connection, tenant_id: str) -> WalletView:
+    """The tenant's balance and holds: one primary-key read of two columns (no entity), in a
+    session or on a bare connection (``core.db.read_connection``)."""
+    row = db.execute(_WALLET, {"tenant_id": tenant_id}).first()
     return WalletView(row.balance, row.held) if row else WalletView(0, 0)
 
 

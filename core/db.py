@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy
 import sqlalchemy.exc
-from sqlalchemy import JSON, DateTime, Engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -77,17 +77,28 @@ def _make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
             # WAL lets the gateway read while a worker writes; BEGIN IMMEDIATE (below) makes
             # each write transaction take the write lock up front, which is how SQLite
-            # serialises concurrent credit holds without lost updates.
+            # serialises concurrent credit holds without lost updates. synchronous=NORMAL
+            # (the default of SQLITE_SYNCHRONOUS): no fsync per commit, see core/settings.py.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only unit of work (``session_scope(read_only=True)``) begins deferred: it
+            # takes no write lock, so reads run beside each other and beside a writer (WAL)
+            # instead of queueing for the lock. ``query_only`` makes a write in one fail at
+            # once rather than take the lock mid-transaction.
+            read_only = bool(conn.get_execution_options().get(READ_ONLY))
+            info = conn.connection.info
+            if info.get("query_only", False) != read_only:
+                conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+                info["query_only"] = read_only
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -122,20 +133,30 @@ def reset_engine() -> None:
     get_sessionmaker.cache_clear()
 
 
+#: Execution option of a read-only unit of work (see ``session_scope``).
+READ_ONLY = "agensium_read_only"
+
+
 @contextmanager
-def session_scope() -> Iterator[Session]:
+def session_scope(*, read_only: bool = False) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on any exception.
+
+    ``read_only``: it only reads. On SQLite it then begins without taking the write lock
+    (``BEGIN`` rather than ``BEGIN IMMEDIATE``) and refuses writes (``PRAGMA query_only``).
 
     A database that refused, dropped or did not answer a connection or a statement in time
     (connect, statement and pool timeouts above) is raised as ``DependencyUnavailableError``:
     the gateway answers 503 with ``Retry-After`` and the worker retries, never a 500."""
-    session = get_sessionmaker()()
+    maker = get_sessionmaker()
+    session = maker(execution_options={READ_ONLY: True}) if read_only else maker()
     try:
         yield session
         session.commit()
     except DATABASE_OUTAGES as exc:
         with contextlib.suppress(Exception):  # the connection may be gone already
             session.rollback()
+        if read_only and "readonly database" in str(exc):
+            raise  # a write in a read-only unit of work is a bug, not an outage
         raise database_unavailable(exc) from exc
     except BaseException:
         session.rollback()
@@ -143,6 +164,21 @@ def session_scope() -> Iterator[Session]:
     finally:
         with contextlib.suppress(Exception):
             session.close()
+
+
+@contextmanager
+def read_connection() -> Iterator[Connection]:
+    """A read-only transaction on a Core connection, without an ORM session: for the hot
+    one-statement reads (the wallet), where the session's own setup costs more than the
+    query. Same outage mapping and read-only rules as ``session_scope(read_only=True)``."""
+    try:
+        conn = get_engine().connect().execution_options(**{READ_ONLY: True})
+        with conn, conn.begin():
+            yield conn
+    except DATABASE_OUTAGES as exc:
+        if "readonly database" in str(exc):
+            raise
+        raise database_unavailable(exc) from exc
 
 
 #: What the driver raises when the database refused, dropped or did not answer in time.

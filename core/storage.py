@@ -142,12 +142,23 @@ class Storage:
         return reader.size, reader.sha256.hexdigest()
 
     def upload_file(self, path: Path, key: str, content_type: str | None = None) -> int:
-        extra = {"ContentType": content_type} if content_type else None
+        """One PUT below the multipart threshold; s3transfer's parallel multipart above it.
+        (s3transfer for a small file costs a transfer manager, its threads and futures per
+        call, for the same single PUT.)"""
+        size = path.stat().st_size
         with _guard():
-            self.client.upload_file(
-                str(path), self.bucket, key, ExtraArgs=extra, Config=self.transfer
-            )
-        return path.stat().st_size
+            if size < self.transfer.multipart_threshold:
+                kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+                if content_type:
+                    kwargs["ContentType"] = content_type
+                with path.open("rb") as body:  # seekable: botocore rewinds it to retry
+                    self.client.put_object(Body=body, **kwargs)
+            else:
+                extra = {"ContentType": content_type} if content_type else None
+                self.client.upload_file(
+                    str(path), self.bucket, key, ExtraArgs=extra, Config=self.transfer
+                )
+        return size
 
     def put_bytes(self, data: bytes, key: str, content_type: str | None = None) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
@@ -157,9 +168,21 @@ class Storage:
             self.client.put_object(**kwargs)
 
     def download_file(self, key: str, dest: Path) -> None:
+        """The object into ``dest``. One GET streamed to the file below the
+        multipart threshold (s3transfer would HEAD first, then GET, through a transfer manager
+        of its own); above it, s3transfer's parallel ranged GETs."""
         try:
             with _guard(missing_key=key):
-                self.client.download_file(self.bucket, key, str(dest), Config=self.transfer)
+                resp = self.client.get_object(Bucket=self.bucket, Key=key)
+                body = resp["Body"]
+                size = int(resp["ContentLength"])
+                if size >= self.transfer.multipart_threshold:
+                    body.close()
+                    self.client.download_file(self.bucket, key, str(dest), Config=self.transfer)
+                    return
+                with body, dest.open("wb") as out:
+                    for chunk in body.iter_chunks(1024 * 1024):
+                        out.write(chunk)
         except _Missing:
             raise ObjectMissing(key) from None
 

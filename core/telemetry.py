@@ -240,6 +240,9 @@ _SQL_TABLE = re.compile(
     r"""\b(?:FROM|INTO|UPDATE|JOIN)\s+("?[A-Za-z_][\w.]*"?)""", re.IGNORECASE | re.DOTALL
 )
 _SQL_SPAN = "_agensium_sql_span"
+#: Statements of our own SQLite transaction handling (core/db.py) that get no span; ``BEGIN
+#: IMMEDIATE`` keeps one: it waits for the write lock.
+_UNTRACED_SQL = frozenset({"BEGIN", "PRAGMA query_only=ON", "PRAGMA query_only=OFF"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -259,6 +262,8 @@ def sql_summary(statement: str) -> tuple[str, str | None]:
 def _before_cursor_execute(
     conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
 ) -> None:
+    if statement in _UNTRACED_SQL:
+        return  # a deferred BEGIN or a pragma toggle: it never waits, a span would be noise
     from opentelemetry import trace
 
     kind, table = sql_summary(statement)

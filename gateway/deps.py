@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.db import session_scope
-from core.errors import DependencyUnavailableError, PermissionDeniedError
+from core.errors import AppError, DependencyUnavailableError, PermissionDeniedError
 from core.logging import bind_log_context
 from core.storage import Storage, get_storage
 from core.telemetry import stage
@@ -32,6 +32,17 @@ def get_session() -> Iterator[Session]:
 # scope="function": commit before the response is sent, so a 2xx always means "committed" and
 # a failed commit becomes an error response rather than a lie.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session() -> Iterator[Session]:
+    """A unit of work that only reads (``session_scope(read_only=True)``): on SQLite it takes
+    no write lock, so reads do not queue behind each other or behind a writer."""
+    with session_scope(read_only=True) as session:
+        yield session
+
+
+#: For endpoints that only read; a write through it fails (it is a bug, not an outage).
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def api_key_from(request: Request) -> str | None:
@@ -113,6 +124,27 @@ async def get_principal(request: Request) -> Principal:
         if hit is not None:
             return _remember(request, hit)
     return await run_in_threadpool(resolve_principal, request)
+
+
+def cached_principal_of(request: Request) -> Principal | None:
+    """The caller's principal if it can be answered without blocking: already on the request,
+    or an API key in the principal cache (then remembered on the request). None when it needs
+    a lookup, or the credential is missing, malformed or a session token (the blocking path
+    answers those)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    if getattr(request.state, "principal_unavailable", None) is not None:
+        return None
+    try:
+        key = _credential(request)
+    except AppError:
+        return None
+    if session_tokens.is_session_token(key):
+        return None
+    with stage("gateway.auth", cached=True):
+        hit = tenants.cached_principal(key)
+    return _remember(request, hit) if hit is not None else None
 
 
 #: Longer than any key or session token we issue; anything longer is not a credential.

@@ -8,7 +8,7 @@ import uuid
 from typing import NoReturn
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core.pagination import Page, keyset_page
 from tasks.exceptions import TaskNotFound
@@ -16,12 +16,17 @@ from tasks.models import ACTIVE_STATUSES, Task
 from tenants.repository import owned_by, scoped
 
 
-def get_task(session: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> Task:
+def get_task(
+    session: Session, tenant_id: str, task_id: str, *, lock: bool = False, outputs: bool = True
+) -> Task:
     """Another tenant's task answers 404, exactly like a task that does not exist. ``lock``
-    takes the row lock on PostgreSQL (SQLite serialises writers on its own)."""
-    if not _is_task_id(task_id):
+    takes the row lock on PostgreSQL (SQLite serialises writers on its own). ``outputs=False``
+    leaves the outputs to be loaded if touched (a task being queued has none to read)."""
+    if not is_task_id(task_id):
         raise_not_found(task_id)
     stmt = scoped(Task, tenant_id).where(Task.id == task_id)
+    if not outputs:
+        stmt = stmt.options(lazyload(Task.outputs))
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     task = session.scalars(stmt).first()
@@ -34,7 +39,7 @@ def raise_not_found(task_id: str) -> NoReturn:
     raise TaskNotFound("Task not found", details={"task_id": task_id[:64]})
 
 
-def _is_task_id(value: str) -> bool:
+def is_task_id(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value
     except ValueError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import update
@@ -161,27 +162,59 @@ def start_processing(
     task, check it is CREATED, adopt files PUT to presigned URLs, verify every file against
     one LIST of the task's inputs, then hold credits and queue (:func:`process_task`). Each
     stage is a span."""
+    # One LIST of the task's inputs answers which files are there and their sizes: one round
+    # trip for every role, recorded or PUT to a presigned URL. It is sent first, and S3
+    # answers while the database takes the lock (the "gateway.storage" span runs beside
+    # "gateway.lock"); the verdict waits for it.
+    listing = _list_inputs_early(storage, tenant_id, task_id)
     # The row lock serialises concurrent calls on one task: the first queues it, the others
     # then see QUEUED and answer 409 (SQLite serialises every writer anyway).
     with stage("gateway.lock"):
-        task = repository.get_task(session, tenant_id, task_id, lock=True)
+        task = repository.get_task(session, tenant_id, task_id, lock=True, outputs=False)
     with stage("gateway.lifecycle"):
         lifecycle.ensure(task, lifecycle.PROCESSABLE, "process")
-    with stage("gateway.storage"):
-        # One LIST of the task's inputs answers which files are there and their sizes: one
-        # round trip for every role, recorded or PUT to a presigned URL.
-        stored = _stored_inputs(storage, task)
+    with stage("gateway.verify"):
+        stored = listing.result()
+        if any(f.key not in stored or (f.size is not None and stored[f.key] != f.size)
+               for f in task.files):  # fmt: skip
+            # The early listing may predate an upload recorded before we took the lock: the
+            # verdict on a recorded file comes from a listing made under the lock.
+            with stage("gateway.storage"):
+                stored = _stored_inputs(storage, task_prefix(tenant_id, task_id))
         _adopt_presigned_uploads(session, task, storage, plan, stored)
         verify_files(task, storage, listing=stored)
     with stage("gateway.hold"):
         return process_task(session, task, plan)
 
 
-def _stored_inputs(storage: Storage, task: Task) -> dict[str, int]:
+_listing_pool: ThreadPoolExecutor | None = None
+
+
+def _list_inputs_early(storage: Storage, tenant_id: str, task_id: str) -> Future[dict[str, int]]:
+    """The LIST of the task's inputs, sent now on a small pool (in this request's trace and
+    log context); a malformed task id lists nothing (the lock answers 404)."""
+    global _listing_pool
+    if not repository.is_task_id(task_id):
+        done: Future[dict[str, int]] = Future()
+        done.set_result({})
+        return done
+    if _listing_pool is None:
+        from core.telemetry import ContextThreadPoolExecutor
+
+        _listing_pool = ContextThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-list")
+
+    def run() -> dict[str, int]:
+        with stage("gateway.storage"):
+            return _stored_inputs(storage, task_prefix(tenant_id, task_id))
+
+    return _listing_pool.submit(run)
+
+
+def _stored_inputs(storage: Storage, task_root: str) -> dict[str, int]:
     """key -> size of every object under the task's ``inputs/`` (one LIST request)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    prefix = task_prefix(task.tenant_id, task.id) + "inputs/"
+    prefix = task_root + "inputs/"
     try:
         return {o.key: o.size for o in storage.list_keys(prefix)}
     except (BotoCoreError, ClientError) as exc:

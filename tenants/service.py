@@ -208,7 +208,7 @@ def plan_of(tenant_id: str, plan_id: str | None) -> Plan:
             return hit[1]
     from core.db import session_scope
 
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         if plan_id is not None:
             plan = session.get(Plan, plan_id)
         else:

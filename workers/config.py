@@ -45,7 +45,10 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "task_time_limit": s.celery_task_time_limit,
         "task_soft_time_limit": s.celery_task_soft_time_limit,
         "task_track_started": True,
-        "task_send_sent_event": True,
+        # No task-sent event: it is a second Redis round trip on every publish, made while the
+        # request that queued the task waits. Flower learns of a task from the worker's
+        # task-received event, a moment later.
+        "task_send_sent_event": False,
         "worker_send_task_events": True,
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": s.celery_worker_concurrency,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from billing import service as billing
 from core.db import session_scope, utcnow
@@ -79,9 +79,14 @@ class Claim:
     task_id: str
     tenant_id: str
     attempt: int
+    #: What the pipeline needs, read in the claim's own transaction (``claim(with_job=True)``).
+    job: PipelineJob | None = None
+    bytes_in: int = 0
 
 
-def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
+def claim(task_id: str, tenant_id: str, owner: str, *, with_job: bool = False) -> Claim | None:
+    """One conditional UPDATE ... RETURNING takes the task. With ``with_job``, the row and its
+    files are read in the same transaction (the ``worker.job`` stage): one commit, not two."""
     s = get_settings()
     now = utcnow()
     with session_scope() as session:
@@ -114,7 +119,14 @@ def claim(task_id: str, tenant_id: str, owner: str) -> Claim | None:
             attempt = row.attempt
             log.info("task.claimed task_id=%s tenant_id=%s attempt=%s", task_id, tenant_id, attempt)
             _record_receive(row.enqueued_at)
-            return Claim(task_id, tenant_id, int(attempt or 1))
+            claimed = Claim(task_id, tenant_id, int(attempt or 1))
+            if with_job:
+                with stage("worker.job"):
+                    task = session.get(Task, task_id)
+                    assert task is not None
+                    claimed.job = build_job(task)
+                    claimed.bytes_in = sum(f.size or 0 for f in task.files)
+            return claimed
         task = get_owned(session, Task, tenant_id, task_id)
         if task is None:
             log.info("task.gone task_id=%s", task_id)
@@ -242,10 +254,13 @@ class DbHooks:
 
     def agent_finished(self, result: AgentResult, checkpoint: AgentCheckpoint) -> None:
         """Checkpoint and capture in one transaction: a crash after it never re-charges."""
+        task_id, tenant_id = self.claim.task_id, self.claim.tenant_id
         with stage("worker.capture", agent_id=result.agent_id), session_scope() as session:
-            task = session.get(Task, self.claim.task_id)
-            assert task is not None
-            run = next(r for r in task.runs if r.agent_id == result.agent_id)
+            # The task's runs and tool only: its files and outputs are not needed here.
+            runs = list(session.scalars(select(AgentRun).where(AgentRun.task_id == task_id)))
+            tool_id = session.scalar(select(Task.tool_id).where(Task.id == task_id))
+            assert tool_id is not None
+            run = next(r for r in runs if r.agent_id == result.agent_id)
             run.status = str(result.status)
             run.duration_ms = result.duration_ms
             run.result_key = checkpoint.result_key
@@ -256,14 +271,17 @@ class DbHooks:
             run.finished_at = utcnow()
             if result.status == AgentStatus.SUCCESS:
                 billing.capture_agent(
-                    session, task.tenant_id, task.id, task.tool_id, result.agent_id, run.price
+                    session, tenant_id, task_id, tool_id, result.agent_id, run.price
                 )
                 run.credits_charged = run.price
-            task.credits_charged = billing.charged_for_task(session, task.id)
-            done = sum(1 for r in task.runs if r.status in ("success", "failed", "skipped"))
-            task.progress = 10 + int(80 * done / max(1, len(task.runs)))
-            pct = task.progress
-            tool_id = task.tool_id
+            done = sum(1 for r in runs if r.status in ("success", "failed", "skipped"))
+            pct = 10 + int(80 * done / max(1, len(runs)))
+            session.execute(
+                update(Task)
+                .where(Task.id == task_id)
+                .values(credits_charged=billing.charged_for_task(session, task_id), progress=pct)
+                .execution_options(synchronize_session=False)
+            )
             captured = run.price if result.status == AgentStatus.SUCCESS else 0
         record_agent(tool_id, result.agent_id, str(result.status), result.duration_ms, captured)
         progress.publish(
@@ -279,7 +297,9 @@ class DbHooks:
 
     def resume_state(self, storage: Storage, work_dir: Path) -> ResumeState:
         state = ResumeState()
-        with session_scope() as session:
+        if self.claim.attempt <= 1:
+            return state  # the first claim: no earlier attempt can have left a checkpoint
+        with session_scope(read_only=True) as session:
             runs = list(
                 session.scalars(
                     select(AgentRun)
@@ -303,18 +323,24 @@ class DbHooks:
         return state
 
     def cancelled(self) -> bool:
-        with session_scope() as session:
+        with session_scope(read_only=True) as session:
             return bool(
                 session.scalar(select(Task.cancel_requested).where(Task.id == self.claim.task_id))
             )
 
     def check_billing(self, agents: list[str]) -> None:
         """The hold taken at ``process`` must still cover the agents' prices."""
-        with session_scope() as session:
-            task = session.get(Task, self.claim.task_id)
-            assert task is not None
-            due = sum(r.price for r in task.runs if r.status in ("pending", "running"))
-            held = billing.task_hold_remaining(session, task.id)
+        with session_scope(read_only=True) as session:
+            due = int(
+                session.scalar(
+                    select(func.coalesce(func.sum(AgentRun.price), 0)).where(
+                        AgentRun.task_id == self.claim.task_id,
+                        AgentRun.status.in_((AgentRunStatus.PENDING, AgentRunStatus.RUNNING)),
+                    )
+                )
+                or 0
+            )
+            held = billing.task_hold_remaining(session, self.claim.task_id)
             if held < due:
                 from billing.exceptions import InsufficientCredits
 
@@ -356,38 +382,45 @@ def run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None) 
     span.set_attributes({"tenant_id": tenant_id, "task_id": task_id})
     started = time.perf_counter()
     status = "RETRY"  # RetryLater (or a crash) leaves the task to a later attempt
+    finished: dict[str, Any] = {}
     try:
-        status = _run_task(task_id, tenant_id, owner, celery_task)
+        status = _run_task(task_id, tenant_id, owner, celery_task, finished)
         return status
     finally:
-        _observe_task(task_id, status, time.perf_counter() - started, span)
+        _observe_task(task_id, status, time.perf_counter() - started, span, finished)
         log_context.reset(token)
 
 
-def _observe_task(task_id: str, status: str, seconds: float, span: Any) -> None:
+def _observe_task(
+    task_id: str, status: str, seconds: float, span: Any, finished: dict[str, Any]
+) -> None:
+    """Span attributes and task metrics; tool and credits from the final commit when it ran
+    (``finished``), else read back."""
     try:
-        with session_scope() as session:
-            row = session.execute(
-                select(Task.tool_id, Task.credits_charged).where(Task.id == task_id)
-            ).first()
-        tool = str(row.tool_id) if row else "unknown"
-        credits = int(row.credits_charged or 0) if row else 0
+        if "tool_id" in finished:
+            tool, credits = str(finished["tool_id"]), int(finished["credits"])
+        else:
+            with session_scope(read_only=True) as session:
+                row = session.execute(
+                    select(Task.tool_id, Task.credits_charged).where(Task.id == task_id)
+                ).first()
+            tool = str(row.tool_id) if row else "unknown"
+            credits = int(row.credits_charged or 0) if row else 0
         span.set_attributes({"tool_id": tool, "credits": credits, "task.status": status})
         record_task(tool, status, seconds)
     except Exception:  # observability never fails a task
         log.warning("task.observe_failed task_id=%s", task_id, exc_info=True)
 
 
-def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None) -> str:
+def _run_task(
+    task_id: str, tenant_id: str, owner: str, celery_task: Any, finished: dict[str, Any]
+) -> str:
     with stage("worker.claim"):
-        claimed = claim(task_id, tenant_id, owner)
+        claimed = claim(task_id, tenant_id, owner, with_job=True)
     if claimed is None:
         return "IGNORED"
-    with stage("worker.job"), session_scope() as session:
-        task = session.get(Task, task_id)
-        assert task is not None
-        job = build_job(task)
-        bytes_in = sum(f.size or 0 for f in task.files)
+    job, bytes_in = claimed.job, claimed.bytes_in
+    assert job is not None
     storage = get_storage()
     hooks = DbHooks(claimed, celery_task)
     try:
@@ -438,19 +471,21 @@ def _run_task(task_id: str, tenant_id: str, owner: str, celery_task: Any = None)
         task.rows_processed = outcome.rows_processed
         task.bytes_processed = bytes_in
         finish(session, task, TaskStatus(outcome.status))
+        tool_id, credits = task.tool_id, task.credits_charged
+    finished.update(tool_id=tool_id, credits=credits)  # committed
     progress.publish(task_id, {"type": "status", "status": outcome.status, "progress": 100})
     log.info("task.completed task_id=%s status=%s", task_id, outcome.status)
     return outcome.status
 
 
 def _max_attempts(task_id: str) -> int:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return int(session.scalar(select(Task.max_attempts).where(Task.id == task_id)) or 1)
 
 
 def _within_budget(task_id: str, delay: float) -> bool:
     """A retry must start within ``TASK_RETRY_BUDGET_SECONDS`` of the task being queued."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         queued_at = session.scalar(select(Task.queued_at).where(Task.id == task_id))
     if queued_at is None:
         return True

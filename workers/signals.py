@@ -84,6 +84,8 @@ def on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
 
     from core.metrics import mark_process_dead
     from core.telemetry import shutdown_telemetry
+    from workers import progress
 
+    progress.flush(timeout=2.0)  # the last progress notifications, sent off the task thread
     shutdown_telemetry()  # flush the spans still in the batch processor
     mark_process_dead(pid or os.getpid())

@@ -17,7 +17,16 @@ from core.errors import BadRequestError, ValidationFailedError
 from core.settings import get_settings
 from core.storage import Storage
 from gateway import idempotency, uploads
-from gateway.deps import CursorQ, PlanDep, Scope, SessionDep, StorageDep, TenantDep, get_plan
+from gateway.deps import (
+    CursorQ,
+    PlanDep,
+    ReadSessionDep,
+    Scope,
+    SessionDep,
+    StorageDep,
+    TenantDep,
+    get_plan,
+)
 from gateway.errors import responses
 from gateway.idempotency import idempotent
 from tasks import files, intake, repository, service
@@ -318,7 +327,7 @@ async def process_task(
 
 
 @router.get("/{task_id}", response_model=TaskOut, responses=responses(404), summary="Task status")
-def get_task(task_id: str, principal: TenantDep, session: SessionDep) -> TaskOut:
+def get_task(task_id: str, principal: TenantDep, session: ReadSessionDep) -> TaskOut:
     """Status, progress 0-100, the current agent, per-agent status, credits and errors."""
     assert principal.tenant_id is not None
     return task_out(repository.get_task(session, principal.tenant_id, task_id))
@@ -466,7 +475,7 @@ def delete_task(
 @router.get("", response_model=TaskPage, responses=responses(422), summary="List tasks")
 def list_tasks(
     principal: TenantDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     status: Annotated[TaskStatus | None, Query(description="Only tasks in this status.")] = None,
     tool_id: Annotated[
         str | None, Query(max_length=64, description="Only tasks of this tool.")

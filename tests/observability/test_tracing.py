@@ -119,7 +119,14 @@ def test_one_task_is_one_trace_from_http_through_the_queue_to_agents_and_s3(
     # The stages of the platform path, each a span of this trace.
     names = {s.name for s in trace}
     stages = {"gateway.auth", "gateway.lock", "gateway.lifecycle", "gateway.storage"}
-    stages |= {"gateway.hold", "db.commit", "enqueue.publish", "worker.receive", "worker.claim"}
+    stages |= {
+        "gateway.verify",
+        "gateway.hold",
+        "db.commit",
+        "enqueue.publish",
+        "worker.receive",
+        "worker.claim",
+    }
     stages |= {"pipeline.download", "pipeline.parse", "worker.capture", "worker.final_commit"}
     assert stages <= names, stages - names
     assert one("enqueue.publish") in _ancestors(publish, by_id)

@@ -19,6 +19,7 @@ def test_acks_late_prefetch_one_json_only_and_no_implicit_queues():
     assert conf["task_serializer"] == conf["result_serializer"] == "json"
     assert conf["task_create_missing_queues"] is False
     assert conf["worker_send_task_events"] is True
+    assert conf["task_send_sent_event"] is False  # one broker round trip per publish, not two
 
 
 def test_hard_limit_is_below_the_visibility_timeout_everywhere_kombu_reads_it():
