@@ -10,7 +10,7 @@ Services flush; the boundary (request or worker task) commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -122,7 +122,10 @@ def lock_wallet(session: Session, tenant_id: str) -> WalletView:
     return WalletView(row.balance, row.held)
 
 
-_WALLET = select(Wallet.balance, Wallet.held).where(Wallet.tenant_id == bindparam("tenant_id"))
+#: Built once; the tenant is a bound parameter (``{"tenant_id": ...}``).
+_WALLET = select(Wallet.balance, Wallet.held).where(
+    owned_by(Wallet, cast(str, bindparam("tenant_id")))
+)
 
 
 def wallet(db: Session | Connection, tenant_id: str) -> WalletView:

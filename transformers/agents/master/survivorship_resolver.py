@@ -165,22 +165,20 @@ def collapse(
     # (a small share) are resolved field by field and written into their records' positions,
     # one column at a time, so the golden frame is built once, not filtered, concatenated and
     # sorted.
-    ordered = frame.select(CLUSTER_ID, ROW_ID).with_row_index("_pos").sort(CLUSTER_ID, ROW_ID)
-    start = ordered.select(
-        (pl.col(CLUSTER_ID) != pl.col(CLUSTER_ID).shift(1)).fill_null(True).alias("s")
-    )["s"]
-    starts = start.arg_true()
-    del start
-    n_rows = ordered.height
-    offsets = np.append(starts.to_numpy(), n_rows).astype(np.int64)
+    order = frame.select(pl.arg_sort_by(CLUSTER_ID, ROW_ID)).to_series()
+    ids = frame[CLUSTER_ID].gather(order)
+    starts = (ids != ids.shift(1)).fill_null(True).arg_true()
+    del ids
+    offsets = np.append(starts.to_numpy(), frame.height).astype(np.int64)
     counts = np.diff(offsets)
-    rep_pos = ordered["_pos"].gather(starts)
+    rep_pos = order.gather(starts)
     members = pl.from_arrow(
         pa.LargeListArray.from_arrays(
-            pa.array(offsets), pa.array(ordered[ROW_ID].to_numpy().astype(np.int64))
+            pa.array(offsets),
+            pa.array(frame[ROW_ID].gather(order).to_numpy().astype(np.int64, copy=False)),
         )
     )
-    del ordered
+    del order
     trust = (
         frame[TRUST_SCORE].gather(rep_pos).cast(pl.Float64)
         if TRUST_SCORE in frame.columns
