@@ -53,7 +53,9 @@ def sync_prices(session: Session) -> None:
 
 
 def prices(session: Session) -> dict[str, int]:
-    table = {a.agent_id: a.credits for a in session.scalars(select(AgentPrice))}
+    # Two columns, not entities: every process call reads the whole price table.
+    rows = session.execute(select(AgentPrice.agent_id, AgentPrice.credits))
+    table: dict[str, int] = {agent_id: credits for agent_id, credits in rows}
     for tool in TOOLS.values():
         for agent in tool.agents:
             table.setdefault(agent.agent_id, agent.price)

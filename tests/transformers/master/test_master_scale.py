@@ -242,3 +242,32 @@ def test_memory_budget_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     for bad in ("", "lots", "-5", "0"):
         monkeypatch.setenv("WORKER_MEMORY_LIMIT_MB", bad)
         assert memory_budget_mb() == DEFAULT_MEMORY_BUDGET_MB
+
+
+def test_pair_groups_one_key_equals_one_column_per_field() -> None:
+    rng = np.random.default_rng(8)
+    n, pairs = 2_000, 40_000
+    n_levels = [4, 4, 2]
+    codes = [rng.integers(-1, 30, n).astype(np.int32) for _ in n_levels]
+    counts = [np.bincount(c[c >= 0]) for c in codes[:2]] + [None]
+    batches = []
+    for _ in range(4):
+        left = rng.integers(0, n, pairs // 4)
+        levels = np.stack([rng.integers(-1, nl, left.size) for nl in n_levels], axis=1)
+        batches.append((levels.astype(np.int8), left))
+    results = []
+    for compact in (True, False):
+        groups = golden_record_builder._PairGroups(n_levels, counts, codes)
+        assert groups.compact  # this key fits one int64
+        if not compact:
+            groups.compact = False
+            groups.keys = ["l0", "l1", "l2", "t0", "t1"]
+        groups.MERGE_ROWS = 300
+        for levels, left in batches:
+            groups.add(levels, left)
+        lv, lf, w = groups.result()
+        results.append(
+            sorted((*r, int(a), float(b)) for r, a, b in zip(lv.tolist(), lf, w, strict=True))
+        )
+    assert results[0] == results[1]
+    assert sum(r[-1] for r in results[0]) == pairs

@@ -186,7 +186,11 @@ class _PairGroups:
     """Candidate pairs grouped by what the Fellegi-Sunter model sees of them: the agreement
     pattern and, per term-frequency field agreeing exactly, the count of the shared value
     (which fixes its frequency shift). EM and the m refinement run on the groups with their
-    pair counts: the same sums as over the pairs, at a cost that does not grow with N."""
+    pair counts: the same sums as over the pairs, at a cost that does not grow with N.
+
+    The group key is one int64 when it fits (the pattern in mixed radix, then per field the
+    rank of the value's count among the field's distinct counts); otherwise one column per
+    field."""
 
     MERGE_ROWS = 1 << 20
 
@@ -194,23 +198,49 @@ class _PairGroups:
         self, n_levels: list[int], counts: list[np.ndarray | None], codes: list[np.ndarray]
     ):
         self.n_levels = n_levels
-        self.counts = counts  # per field: value count per code (None: no frequency shift)
         self.codes = codes
-        self.keys = [f"l{k}" for k in range(len(n_levels))] + [
-            f"t{k}" for k, c in enumerate(counts) if c is not None
-        ]
+        # per frequency field: each value code's count class (1..), and the distinct counts
+        self.classes: list[tuple[int, np.ndarray, np.ndarray] | None] = []
+        for k, cnt in enumerate(counts):
+            if cnt is None:
+                self.classes.append(None)
+                continue
+            distinct = np.unique(cnt)
+            self.classes.append((k, distinct, np.searchsorted(distinct, cnt) + 1))
+        radix = [nl + 1 for nl in n_levels] + [c[1].size + 1 for c in self.classes if c]
+        self.radix = radix
+        self.compact = float(np.prod(radix, dtype=np.float64)) < 2.0**62
+        self.keys = (
+            ["g"]
+            if self.compact
+            else [f"l{k}" for k in range(len(n_levels))]
+            + [f"t{c[0]}" for c in self.classes if c is not None]
+        )
         self.parts: list[pl.DataFrame] = []
         self.rows = 0
         self.merge_at = self.MERGE_ROWS
 
     def add(self, levels: np.ndarray, left: np.ndarray) -> None:
-        cols: dict[str, np.ndarray] = {f"l{k}": levels[:, k] for k in range(len(self.n_levels))}
-        for k, cnt in enumerate(self.counts):
-            if cnt is not None:
-                exact = levels[:, k] == self.n_levels[k] - 1
-                vc = np.zeros(len(left), dtype=np.int32)
-                vc[exact] = cnt[self.codes[k][left[exact]]]
-                cols[f"t{k}"] = vc
+        cols: dict[str, np.ndarray] = {}
+        if self.compact:
+            key = np.zeros(len(left), dtype=np.int64)
+            for k, nl in enumerate(self.n_levels):
+                key = key * (nl + 1) + (levels[:, k].astype(np.int64) + 1)
+        else:
+            cols = {f"l{k}": levels[:, k] for k in range(len(self.n_levels))}
+        for c in self.classes:
+            if c is None:
+                continue
+            k, distinct, code_class = c
+            exact = levels[:, k] == self.n_levels[k] - 1
+            cls = np.zeros(len(left), dtype=np.int64)
+            cls[exact] = code_class[self.codes[k][left[exact]]]
+            if self.compact:
+                key = key * (distinct.size + 1) + cls
+            else:
+                cols[f"t{k}"] = cls
+        if self.compact:
+            cols = {"g": key}
         frame = pl.DataFrame(cols).with_columns(pl.Series("left", left))
         part = frame.group_by(self.keys).agg(pl.col("left").min(), pl.len().alias("w"))
         self.parts.append(part)
@@ -233,9 +263,18 @@ class _PairGroups:
             empty = np.zeros((0, len(self.n_levels)), dtype=np.int8)
             return empty, np.zeros(0, np.int64), np.zeros(0, np.float64)
         g = self._merged().sort(self.keys)
-        levels = np.stack(
-            [g[f"l{k}"].to_numpy() for k in range(len(self.n_levels))], axis=1
-        ).astype(np.int8)
+        if self.compact:
+            key = g["g"].to_numpy().astype(np.int64)
+            for c in reversed([c for c in self.classes if c is not None]):
+                key = key // (c[1].size + 1)
+            levels = np.zeros((g.height, len(self.n_levels)), dtype=np.int8)
+            for k in range(len(self.n_levels) - 1, -1, -1):
+                levels[:, k] = key % (self.n_levels[k] + 1) - 1
+                key = key // (self.n_levels[k] + 1)
+        else:
+            levels = np.stack(
+                [g[f"l{k}"].to_numpy() for k in range(len(self.n_levels))], axis=1
+            ).astype(np.int8)
         return levels, g["left"].to_numpy().astype(np.int64), g["w"].to_numpy().astype(np.float64)
 
 

@@ -221,11 +221,27 @@ def _dense(codes: np.ndarray) -> np.ndarray:
 
 def _order(*keys: np.ndarray) -> np.ndarray:
     """Positions sorting by the keys, the first most significant (the last key must make
-    every row distinct, so the order is unique); polars' multi-key sort, several times
-    cheaper than ``np.lexsort``."""
-    frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
-    order = frame.select(pl.arg_sort_by(frame.columns)).to_series().to_numpy()
-    return np.asarray(order, dtype=np.int64)
+    every row distinct, so the order is unique): the keys folded into one int64 (re-ranked
+    densely when the mixed radix would overflow) and sorted once by numpy's vectorised
+    quicksort, a fraction of ``np.lexsort``'s or a multi-key sort's CPU."""
+    comp: np.ndarray | None = None
+    for raw in keys:
+        k = raw.astype(np.int64, copy=True)
+        if k.size:
+            k -= int(k.min())
+        radix = int(k.max()) + 1 if k.size else 1
+        if comp is None:
+            comp = k
+            continue
+        if (int(comp.max()) + 1) * radix >= 1 << 62:
+            comp = np.unique(comp, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            if (int(comp.max()) + 1) * radix >= 1 << 62:  # still too wide: a multi-key sort
+                frame = pl.DataFrame({f"k{i}": c for i, c in enumerate(keys)})
+                order = frame.select(pl.arg_sort_by(frame.columns)).to_series().to_numpy()
+                return np.asarray(order, dtype=np.int64)
+        comp = comp * radix + k
+    assert comp is not None
+    return np.asarray(np.argsort(comp), dtype=np.int64)
 
 
 def record_order(columns: list[np.ndarray], n: int) -> np.ndarray:
